@@ -1,0 +1,228 @@
+"""The database handle and `shale.open()`."""
+
+from __future__ import annotations
+
+import json
+import os
+from ctypes import byref, c_size_t, c_void_p
+from types import TracebackType
+from typing import Any, Dict, Optional, Type, TypeVar, Union, overload
+
+from ._handle import Guard, as_bytes
+from ._lib import lib, take_buffer, take_string
+from .batch import Batch
+from .errors import NOT_FOUND, OK, ClosedError, check, raise_status
+from .iterator import ScanIterator
+from .snapshot import Snapshot
+
+_T = TypeVar("_T")
+
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+OptionValue = Union[str, bool, int]
+
+
+def _option_text(key: str, value: OptionValue) -> str:
+    if isinstance(value, bool):  # before int: bool is an int
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"option {key!r} must be str, bool or int, not {type(value).__name__}")
+
+
+def _location_bytes(location: PathLike) -> bytes:
+    loc = os.fspath(location)
+    return os.fsencode(loc) if isinstance(loc, str) else loc
+
+
+class DB:
+    """An open Shale database. Make one with `shale.open()`.
+
+    Keys and values are bytes. The handle may be shared by threads. Closing it (explicitly,
+    at the end of a `with` block, or when garbage collected) makes every acknowledged write
+    durable; any use afterwards raises ClosedError.
+    """
+
+    __slots__ = ("_ptr", "_guard", "_location", "__weakref__")
+
+    def __init__(self, location: PathLike, **options: OptionValue) -> None:
+        self._ptr: Optional[int] = None
+        self._guard = Guard("database")
+        self._location = os.fsdecode(os.fspath(location))
+        loc = _location_bytes(location)
+        opts = lib.shale_options_new()
+        if not opts:
+            raise MemoryError("shale_options_new failed")
+        try:
+            for key, value in options.items():
+                check(
+                    lib.shale_options_set(
+                        opts, key.encode("utf-8"), _option_text(key, value).encode("utf-8")
+                    )
+                )
+            out = c_void_p()
+            check(lib.shale_open(loc, opts, byref(out)))
+        finally:
+            lib.shale_options_free(opts)
+        self._ptr = out.value
+
+    # -- plumbing shared with Snapshot, ScanIterator, Batch and future modules ----------------
+
+    def _call_raw(self, fn: Any, *args: Any) -> int:
+        """Calls fn(*args) while holding the handle open; returns the status."""
+        self._guard.enter()
+        try:
+            return fn(*args)  # type: ignore[no-any-return]
+        finally:
+            self._guard.exit()
+
+    def _call(self, fn: Any, *args: Any) -> int:
+        """Calls fn(db, *args) while holding the handle open; returns the status."""
+        self._guard.enter()
+        try:
+            return fn(self._ptr, *args)  # type: ignore[no-any-return]
+        finally:
+            self._guard.exit()
+
+    def _check(self, fn: Any, *args: Any) -> None:
+        """Calls fn(db, *args) and raises on any status other than OK."""
+        status = self._call(fn, *args)
+        if status != OK:
+            raise_status(status)
+
+    # -- reads and writes ---------------------------------------------------------------------
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Writes one key (durable on return with wal_sync="always")."""
+        key = as_bytes(key, "key")
+        value = as_bytes(value, "value")
+        self._check(lib.shale_put, key, len(key), value, len(value))
+
+    def delete(self, key: bytes) -> None:
+        """Deletes a key; deleting an absent key is fine."""
+        key = as_bytes(key, "key")
+        self._check(lib.shale_delete, key, len(key))
+
+    @overload
+    def get(self, key: bytes) -> Optional[bytes]: ...
+    @overload
+    def get(self, key: bytes, default: _T) -> Union[bytes, _T]: ...
+
+    def get(self, key: bytes, default: object = None) -> object:
+        """The value of key, or default when absent."""
+        key = as_bytes(key, "key")
+        val, vlen = c_void_p(), c_size_t()
+        status = self._call(lib.shale_get, key, len(key), byref(val), byref(vlen))
+        if status == OK:
+            return take_buffer(val, vlen.value)
+        if status == NOT_FOUND:
+            return default
+        raise_status(status)
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.put(key, value)
+
+    def __delitem__(self, key: bytes) -> None:
+        # Deleting an absent key is not an error in Shale, and checking first would race.
+        self.delete(key)
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(as_bytes(key, "key")) is not None
+
+    def scan(self, start: Optional[bytes] = None, end: Optional[bytes] = None) -> ScanIterator:
+        """Iterates (key, value) over [start, end) in byte order; None is an open bound."""
+        return ScanIterator(self, None, start, end)
+
+    def batch(self) -> Batch:
+        """A batch written atomically when its `with` block ends cleanly."""
+        self._guard.enter()  # ClosedError now rather than at the end of the block
+        self._guard.exit()
+        return Batch(self)
+
+    def write(self, batch: Batch) -> None:
+        """Applies every operation of the batch or none. The batch is left unchanged."""
+        if not isinstance(batch, Batch):
+            raise TypeError(f"write() needs a shale.Batch, not {type(batch).__name__}")
+        ptr = batch._pin()
+        try:
+            self._check(lib.shale_write, ptr)
+        finally:
+            batch._unpin()
+
+    def snapshot(self) -> Snapshot:
+        """Pins the current state for reads (`get`, `scan`)."""
+        return Snapshot(self)
+
+    def flush(self) -> None:
+        """Makes everything acknowledged so far durable on storage now."""
+        self._check(lib.shale_flush)
+
+    def stats(self) -> Dict[str, Any]:
+        """Counters and state of the database."""
+        out = c_void_p()
+        self._check(lib.shale_stats_json, byref(out))
+        text = take_string(out)
+        result = json.loads(text) if text else {}
+        if not isinstance(result, dict):
+            raise TypeError(f"shale_stats_json returned {type(result).__name__}, not an object")
+        return result
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Makes acknowledged writes durable and frees the handle. Idempotent. Waits for calls
+        running on other threads. Raises the first error met; the handle is gone either way."""
+        if not self._guard.close():
+            return
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            check(lib.shale_close(ptr))
+
+    @property
+    def closed(self) -> bool:
+        return self._guard.closed
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def __enter__(self) -> "DB":
+        if self._guard.closed:
+            raise ClosedError("database is closed")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if self._ptr is not None:
+                self.close()
+        except Exception:  # errors cannot be reported from here; interpreter shutdown
+            pass
+
+    def __repr__(self) -> str:
+        return f"<shale.DB {self._location!r} {'closed' if self.closed else 'open'}>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("shale.DB cannot be pickled")
+
+
+def open(location: PathLike, **options: OptionValue) -> DB:
+    """Opens (creating if allowed) the database at location: a directory path,
+    "file:///dir" or "memory://name". Options are shale.h option keys, e.g.
+    `shale.open(path, wal_sync="always", memtable_bytes="4MiB", create_if_missing=False)`.
+    """
+    return DB(location, **options)
