@@ -37,7 +37,7 @@ let package = Package(
             exclude: ["exports.map"],
             linkerSettings: [
                 .unsafeFlags([
-                    "-static-stdlib",
+                    "-static-stdlib", "-use-ld=lld",
                     "-Xlinker", "--version-script=\(versionScript)",
                     "-Xlinker", "-z", "-Xlinker", "defs",
                 ])

@@ -121,10 +121,12 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
 
     public func delete(_ path: String) throws { try Syscalls.unlink(full(path)) }
 
-    public func openAppendable(_ path: String) throws -> AppendableFile? {
+    public func fenceWord() throws -> FenceWord { try FenceWord.mapped(path: full("writer.fence")) }
+
+    public func createAppendable(_ path: String) throws -> AppendableFile? {
         try ensureParent(path)
         let p = full(path)
-        let fd = try Syscalls.open(p, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        let fd = try Syscalls.open(p, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0o644)
         let f = LocalAppendableFile(fd: fd, path: p, size: try Syscalls.fileSize(p))
         // The new directory entry must survive a crash before anything in it is acknowledged.
         try Syscalls.fsyncDirectory(parentDirectory(path))

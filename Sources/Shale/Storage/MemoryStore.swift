@@ -75,13 +75,17 @@ public final class MemoryStore: ObjectStore, @unchecked Sendable {
         _ = lock.withLock { objects.removeValue(forKey: path) }
     }
 
-    public func openAppendable(_ path: String) throws -> AppendableFile? {
-        let o: Object = lock.withLock {
-            if let o = objects[path] { return o }
+    private let fence = FenceWord.inMemory()
+    public func fenceWord() throws -> FenceWord { fence }
+
+    public func createAppendable(_ path: String) throws -> AppendableFile? {
+        let o: Object? = lock.withLock {
+            if objects[path] != nil { return nil }
             let o = Object([])
             objects[path] = o
             return o
         }
+        guard let o else { throw ShaleError.io("\(location)/\(path) already exists") }
         return MemoryAppendableFile(store: self, object: o)
     }
 

@@ -29,11 +29,15 @@ public protocol ObjectStore: AnyObject, Sendable {
     /// Deletes the object; deleting an absent object is not an error.
     func delete(_ path: String) throws
 
-    /// Opens (creating) a file to append to, or nil when the backend has no appendable files.
-    func openAppendable(_ path: String) throws -> AppendableFile?
+    /// Creates a new file to append to; throws when one exists at `path` (a new segment must
+    /// never be shared with another writer). Nil when the backend has no appendable files.
+    func createAppendable(_ path: String) throws -> AppendableFile?
 
     /// Makes everything written durable where the backend buffers (directory entries).
     func sync() throws
+
+    /// The shared writer-epoch word of this location (see `FenceWord`).
+    func fenceWord() throws -> FenceWord
 }
 
 extension ObjectStore {

@@ -1,0 +1,44 @@
+/// The live WAL segment: appends records, fsyncs, and seals the segment with a footer when
+/// it rolls. Used by the commit leader only (one thread at a time); `sync` may also come from
+/// the interval syncer.
+public final class WALSegmentWriter: @unchecked Sendable {
+    public let id: UInt64
+    let file: AppendableFile
+    let path: String
+    private var bodyCRC: UInt32 = 0
+    private var bodyLength: UInt64 = 0
+    private(set) var sealed = false
+
+    /// Creates the segment (it must not exist) and writes its header.
+    init(store: ObjectStore, id: UInt64, syncHeader: Bool) throws {
+        self.id = id
+        path = WALFormat.segmentName(id)
+        guard let f = try store.createAppendable(path) else {
+            throw ShaleError.notSupported("\(store.location) has no appendable files for the WAL")
+        }
+        file = f
+        let header = FileEnvelope.header(.wal, version: WALFormat.version)
+        try header.withUnsafeBytes { try file.append($0) }
+        if syncHeader { try file.sync() }
+    }
+
+    public var size: Int { file.size }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        try file.append(bytes)
+        bodyCRC = CRC32C.checksum(bytes, extending: bodyCRC)
+        bodyLength += UInt64(bytes.count)
+    }
+
+    func sync() throws { try file.sync() }
+
+    /// Appends the footer: from now on any damage in this segment is corruption.
+    func seal(sync: Bool) throws {
+        guard !sealed else { return }
+        let footer = FileEnvelope.footer(bodyLength: bodyLength, bodyCRC: bodyCRC)
+        try footer.withUnsafeBytes { try file.append($0) }
+        if sync { try file.sync() }
+        sealed = true
+        try file.close()
+    }
+}
