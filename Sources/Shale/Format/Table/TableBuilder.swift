@@ -34,6 +34,8 @@ public final class TableBuilder {
     public init(options: TableOptions) {
         var o = options
         o.blockBytes = min(max(o.blockBytes, 64), 1 << 30)
+        // Past ~20 bits per key the false-positive rate stops mattering; the cap keeps sizes sane.
+        o.bloomBitsPerKey = min(o.bloomBitsPerKey, 64)
         self.options = o
         out = FileEnvelope.header(.table, version: TableFormat.version)
         zstd = o.compression == .zstd ? ZstdCompressor() : nil
