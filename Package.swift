@@ -43,7 +43,9 @@ let package = Package(
                 ])
             ]
         ),
+        // A writer process the crash tests start and kill with SIGKILL.
+        .executableTarget(name: "shale-crash-writer", dependencies: ["Shale"]),
         .testTarget(name: "ShaleTests", dependencies: ["Shale"]),
-        .testTarget(name: "ShaleCTests", dependencies: ["ShaleC", "CShaleABI", "Shale"]),
+        .testTarget(name: "ShaleRecoveryTests", dependencies: ["Shale"]),
     ]
 )
