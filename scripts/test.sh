@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test: Swift (unit, model, crash, corruption), the C ABI tests, the header check
+# and the Python binding tests. Installs missing dependencies first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+failed=()
+
+echo "== Swift tests"
+swift build --build-tests
+swift test --skip-build || failed+=("swift")
+
+echo "== libshale.so and the header"
+swift build --product shale
+scripts/check-header.sh .build/debug/libshale.so || failed+=("header")
+
+echo "== C tests"
+make -s -C bindings/c clean
+make -C bindings/c test || failed+=("c")
+
+echo "== Python tests"
+SHALE_LIBRARY=$PWD/.build/debug/libshale.so python3 -m pytest -q bindings/python/tests || failed+=("python")
+
+if ((${#failed[@]})); then
+    echo "FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "all test suites passed"
