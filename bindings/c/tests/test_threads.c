@@ -1,8 +1,9 @@
 /*
  * test_threads.c — one db handle shared by 4 threads doing puts, deletes, gets, scans and
  * batches at once, each on its own key range, while the main thread flushes and reads
- * stats. Also shares one batch and one snapshot between the threads. Then everything is
- * verified against each thread's model, before and after a reopen.
+ * stats; the threads also share one snapshot. Then everything is verified against each
+ * thread's model, before and after a reopen. Separately (in a forked child), 4 threads fill
+ * one shared batch at once.
  * The last line of output is "N passed, M failed"; the exit status is non-zero on failure.
  */
 #define _DEFAULT_SOURCE
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define THREADS 4
@@ -50,11 +52,11 @@ static int check_at(int ok, int line, const char *fmt, ...) {
                  shale_status_name(rc_), shale_status_name(want), shale_errmsg());            \
     } while (0)
 
-static void on_alarm(int sig) {
-    (void)sig;
-    char buf[128];
-    int n = snprintf(buf, sizeof buf, "FAIL: timed out\n%ld passed, %ld failed\n", passed,
-                     failed + 1);
+/* A crash or a hang still ends with the summary line. */
+static void on_fatal(int sig) {
+    char buf[160];
+    int n = snprintf(buf, sizeof buf, "FAIL: %s (signal %d)\n%ld passed, %ld failed\n",
+                     sig == SIGALRM ? "timed out" : "crashed", sig, passed, failed + 1);
     if (write(1, buf, (size_t)n) < 0) _exit(3);
     _exit(1);
 }
@@ -69,7 +71,6 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 struct worker {
     int id;
     shale_db *db;
-    shale_batch *shared_batch;
     shale_snapshot *shared_snap;
     int version[KEYS];
     long errors;    /* unexpected statuses */
@@ -200,13 +201,7 @@ static void *worker_main(void *arg) {
         verify_get(w, (int)(rand_r(&seed) % (unsigned)(i + 1)));
         if (i % 200 == 199) verify_scan(w, 0, i + 1);
         else if (i % 25 == 0) verify_scan(w, i / 2, i + 1);
-        /* the shared batch and the shared snapshot */
-        if (i < SHARED_OPS) {
-            kl = snprintf(k, sizeof k, "shared-t%d-%04d", w->id, i);
-            vl = snprintf(v, sizeof v, "s%d", i);
-            if (shale_batch_put(w->shared_batch, k, (size_t)kl, v, (size_t)vl) != SHALE_OK)
-                w->errors++;
-        }
+        /* the shared snapshot */
         if (i % 50 == 0) {
             kl = snprintf(k, sizeof k, "pre-%d", (int)(rand_r(&seed) % 100));
             void *got = NULL;
@@ -262,8 +257,42 @@ static void verify_all(shale_db *db, struct worker *ws, const char *when) {
     shale_iter_free(it);
     CHECK_MSG(n == live && order == 0, "%s: full scan saw %ld keys (want %ld), %ld out of order",
               when, n, live, order);
-    /* the shared batch landed whole */
-    long shared = 0;
+}
+
+/* ---- One batch filled by all threads at once ---------------------------------------------
+   Runs in a forked child so that a crash there is reported and the rest still runs.
+   Child exit codes: 0 ok, 10 wrong count, 11 write failed, 12 wrong contents. */
+static shale_batch *shared_batch;
+
+static void *batch_filler(void *arg) {
+    int t = (int)(long)arg;
+    char k[32], v[32];
+    for (int i = 0; i < SHARED_OPS; i++) {
+        int kl = snprintf(k, sizeof k, "shared-t%d-%04d", t, i);
+        int vl = snprintf(v, sizeof v, "s%d", i);
+        if (shale_batch_put(shared_batch, k, (size_t)kl, v, (size_t)vl) != SHALE_OK) return (void *)1;
+    }
+    return NULL;
+}
+
+static int shared_batch_child(const char *path) {
+    shale_db *db = NULL;
+    if (shale_open(path, NULL, &db) != SHALE_OK) return 11;
+    for (int round = 0; round < 5; round++) {
+        shared_batch = shale_batch_new();
+        pthread_t th[THREADS];
+        for (long t = 0; t < THREADS; t++) pthread_create(&th[t], NULL, batch_filler, (void *)t);
+        for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
+        size_t n = shale_batch_count(shared_batch);
+        if (n != (size_t)THREADS * SHARED_OPS) {
+            printf("FAIL shared batch: %zu operations after %d concurrent puts\n", n,
+                   THREADS * SHARED_OPS);
+            return 10;
+        }
+        if (shale_write(db, shared_batch) != SHALE_OK) return 11;
+        shale_batch_free(shared_batch);
+    }
+    long present = 0;
     for (int t = 0; t < THREADS; t++)
         for (int i = 0; i < SHARED_OPS; i++) {
             char k[32], want[32];
@@ -273,16 +302,46 @@ static void verify_all(shale_db *db, struct worker *ws, const char *when) {
             size_t gl = 0;
             if (shale_get(db, k, (size_t)klen, &v, &gl) == SHALE_OK && gl == (size_t)wl &&
                 memcmp(v, want, gl) == 0)
-                shared++;
+                present++;
             shale_free(v);
         }
-    CHECK_MSG(shared == THREADS * SHARED_OPS, "%s: %ld of %d shared-batch keys present", when,
-              shared, THREADS * SHARED_OPS);
+    shale_close(db);
+    if (present != THREADS * SHARED_OPS) {
+        printf("FAIL shared batch: %ld of %d keys present after the write\n", present,
+               THREADS * SHARED_OPS);
+        return 12;
+    }
+    return 0;
+}
+
+static void test_shared_batch(void) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/shared-batch-db", tmp_root);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
+        alarm(120); /* SIGALRM keeps the summary handler: a hang reports itself */
+        int rc = shared_batch_child(path);
+        fflush(stdout);
+        _exit(rc);
+    }
+    if (!CHECK(pid > 0)) return;
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (WIFSIGNALED(st))
+        CHECK_MSG(0, "one batch filled from %d threads at once: crashed with signal %d (%s)",
+                  THREADS, WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else
+        CHECK_MSG(WEXITSTATUS(st) == 0, "one batch filled from %d threads at once: child status %d",
+                  THREADS, WEXITSTATUS(st));
 }
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    signal(SIGALRM, on_alarm);
+    const int fatal[] = {SIGALRM, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], on_fatal);
     alarm(300);
     const char *base = getenv("TMPDIR");
     snprintf(tmp_root, sizeof tmp_root, "%s/shale-test-threads-XXXXXX",
@@ -293,6 +352,9 @@ int main(void) {
     }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/db", tmp_root);
+
+    /* first, while this process has no library threads, the forked shared-batch test */
+    test_shared_batch();
 
     /* small memtables so flushes and compactions run while the threads work */
     shale_options *o = shale_options_new();
@@ -318,14 +380,12 @@ int main(void) {
         int kl = snprintf(k, sizeof k, "pre-%d", i);
         shale_put(db, k, (size_t)kl, "changed", 7);
     }
-    shale_batch *shared = shale_batch_new();
 
     static struct worker ws[THREADS];
     pthread_t th[THREADS];
     for (int t = 0; t < THREADS; t++) {
         ws[t].id = t;
         ws[t].db = db;
-        ws[t].shared_batch = shared;
         ws[t].shared_snap = snap;
         CHECK(pthread_create(&th[t], NULL, worker_main, &ws[t]) == 0);
     }
@@ -355,12 +415,6 @@ int main(void) {
     CHECK(scans > 0);
     printf("concurrent phase: %d threads x %d keys, %ld scans, %d flushes\n", THREADS, KEYS,
            scans, flushes);
-
-    CHECK_MSG(shale_batch_count(shared) == (size_t)THREADS * SHARED_OPS,
-              "shared batch has %zu operations, want %d", shale_batch_count(shared),
-              THREADS * SHARED_OPS);
-    CHECK_RC(shale_write(db, shared), SHALE_OK);
-    shale_batch_free(shared);
 
     /* the shared snapshot still sees the old values */
     long snap_bad = 0;
