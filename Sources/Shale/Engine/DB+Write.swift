@@ -18,12 +18,13 @@ extension DB {
     /// Applies every operation of the batch or none.
     public func write(_ batch: WriteBatch) throws {
         try checkOpen()
-        if batch.count == 0 { return }
-        if batch.largestValue > options.maxValueBytes {
-            throw ShaleError.invalid("batch holds a value of \(batch.largestValue) bytes; the limit is \(options.maxValueBytes)")
-        }
-        try batch.rep.bytes.withUnsafeBytes { ops in
-            var w = PendingWrite(kind: .batch, ops: ops, opCount: batch.count)
+        // The batch stays locked while it commits: other threads filling it wait.
+        try batch.withContents { ops, count, largest in
+            if count == 0 { return }
+            if largest > options.maxValueBytes {
+                throw ShaleError.invalid("batch holds a value of \(largest) bytes; the limit is \(options.maxValueBytes)")
+            }
+            var w = PendingWrite(kind: .batch, ops: ops, opCount: count)
             try commit(&w)
         }
         stats.batches.wrappingIncrement(ordering: .relaxed)
@@ -246,33 +247,39 @@ extension DB {
     }
 }
 
-/// An atomic group of writes, applied by `DB.write`.
+/// An atomic group of writes, applied by `DB.write`. Safe to fill from several threads (a
+/// lock guards the encoded operations).
 public final class WriteBatch: @unchecked Sendable {
-    var rep = BatchRep()
-    public private(set) var largestValue = 0
+    private let lock = Lock()
+    private var rep = BatchRep()
+    private var largest = 0
     public init() {}
 
-    public var count: Int { rep.count }
-    public var byteCount: Int { rep.bytes.count }
+    public var count: Int { lock.withLock { rep.count } }
+    public var byteCount: Int { lock.withLock { rep.bytes.count } }
+    public var largestValue: Int { lock.withLock { largest } }
 
-    public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+    static func check(key: UnsafeRawBufferPointer) throws {
         if key.count == 0 { throw ShaleError.invalid("key is empty") }
         if key.count > Options.maxKeyBytes {
             throw ShaleError.invalid("key is \(key.count) bytes; the limit is \(Options.maxKeyBytes)")
         }
+    }
+
+    public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        try Self.check(key: key)
         if value.count > Options.maxValueLimit {
             throw ShaleError.invalid("value is \(value.count) bytes; the limit is \(Options.maxValueLimit)")
         }
-        rep.put(key, value)
-        largestValue = max(largestValue, value.count)
+        lock.withLock {
+            rep.put(key, value)
+            largest = max(largest, value.count)
+        }
     }
 
     public func delete(_ key: UnsafeRawBufferPointer) throws {
-        if key.count == 0 { throw ShaleError.invalid("key is empty") }
-        if key.count > Options.maxKeyBytes {
-            throw ShaleError.invalid("key is \(key.count) bytes; the limit is \(Options.maxKeyBytes)")
-        }
-        rep.delete(key)
+        try Self.check(key: key)
+        lock.withLock { rep.delete(key) }
     }
 
     public func put(_ key: [UInt8], _ value: [UInt8]) throws {
@@ -282,7 +289,14 @@ public final class WriteBatch: @unchecked Sendable {
     public func delete(_ key: [UInt8]) throws { try key.withUnsafeBytes { try delete($0) } }
 
     public func clear() {
-        rep.clear()
-        largestValue = 0
+        lock.withLock {
+            rep.clear()
+            largest = 0
+        }
+    }
+
+    /// The encoded ops, their count and the largest value, read under the lock.
+    func withContents<T>(_ body: (UnsafeRawBufferPointer, Int, Int) throws -> T) rethrows -> T {
+        try lock.withLock { try rep.bytes.withUnsafeBytes { try body($0, rep.count, largest) } }
     }
 }
