@@ -69,27 +69,36 @@ class DB:
 
     # -- plumbing shared with Snapshot, ScanIterator, Batch and future modules ----------------
 
+    # A failure's message is read at once, before any other Shale call on this thread (a
+    # garbage-collected iterator freed in between would be one) can replace it.
+
     def _call_raw(self, fn: Any, *args: Any) -> int:
-        """Calls fn(*args) while holding the handle open; returns the status."""
+        """Calls fn(*args) while holding the handle open. Returns OK or NOT_FOUND; raises
+        the matching exception for any other status."""
         self._guard.enter()
         try:
-            return fn(*args)  # type: ignore[no-any-return]
+            status: int = fn(*args)
+            if status != OK and status != NOT_FOUND:
+                raise_status(status)
+            return status
         finally:
             self._guard.exit()
 
     def _call(self, fn: Any, *args: Any) -> int:
-        """Calls fn(db, *args) while holding the handle open; returns the status."""
+        """`_call_raw(fn, db, *args)`."""
         self._guard.enter()
         try:
-            return fn(self._ptr, *args)  # type: ignore[no-any-return]
+            status: int = fn(self._ptr, *args)
+            if status != OK and status != NOT_FOUND:
+                raise_status(status)
+            return status
         finally:
             self._guard.exit()
 
     def _check(self, fn: Any, *args: Any) -> None:
-        """Calls fn(db, *args) and raises on any status other than OK."""
-        status = self._call(fn, *args)
-        if status != OK:
-            raise_status(status)
+        """Calls fn(db, *args) and raises on any status other than OK (NOT_FOUND included)."""
+        if self._call(fn, *args) != OK:
+            raise_status(NOT_FOUND)
 
     # -- reads and writes ---------------------------------------------------------------------
 
@@ -116,9 +125,7 @@ class DB:
         status = self._call(lib.shale_get, key, len(key), byref(val), byref(vlen))
         if status == OK:
             return take_buffer(val, vlen.value)
-        if status == NOT_FOUND:
-            return default
-        raise_status(status)
+        return default
 
     def __getitem__(self, key: bytes) -> bytes:
         value = self.get(key)

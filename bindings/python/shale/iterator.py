@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Iterator, Optional, Tuple, Type
 
 from ._handle import as_optional_bytes
 from ._lib import copy_bytes, lib
-from .errors import NOT_FOUND, OK, raise_status
+from .errors import OK, raise_status
 
 if TYPE_CHECKING:
     from .db import DB
@@ -49,7 +49,7 @@ class ScanIterator(Iterator[Tuple[bytes, bytes]]):
                 byref(out),
             )
             if status != OK:
-                raise_status(status)
+                raise_status(status)  # NOT_FOUND: not expected from a scan
         except BaseException:
             if snapshot is not None:
                 snapshot._ref.unpin()
@@ -73,10 +73,8 @@ class ScanIterator(Iterator[Tuple[bytes, bytes]]):
             if status == OK:
                 # The pointers belong to the iterator until the next call: copy now.
                 return copy_bytes(key.value, klen.value), copy_bytes(val.value, vlen.value)
-            if status == NOT_FOUND:
-                self._free_locked()
-                raise StopIteration
-            raise_status(status)
+            self._free_locked()  # NOT_FOUND: the end
+            raise StopIteration
 
     def close(self) -> None:
         """Frees the C iterator (idempotent); iteration then stops."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional, Type, TypeVar, Union, overload
 
 from ._handle import Ref, as_bytes
 from ._lib import lib, take_buffer
-from .errors import NOT_FOUND, OK, raise_status
+from .errors import OK
 from .iterator import ScanIterator
 
 if TYPE_CHECKING:
@@ -52,9 +52,7 @@ class Snapshot:
             self._ref.unpin()
         if status == OK:
             return take_buffer(val, vlen.value)
-        if status == NOT_FOUND:
-            return default
-        raise_status(status)
+        return default
 
     def __getitem__(self, key: bytes) -> bytes:
         value = self.get(key)

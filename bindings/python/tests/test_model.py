@@ -5,6 +5,7 @@ Hypothesis prints the failing example and a reproduction blob (`@reproduce_failu
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from typing import Dict, List, Optional, Tuple
@@ -160,8 +161,8 @@ class ShaleModel(RuleBasedStateMachine):
 
 
 ShaleModel.TestCase.settings = settings(
-    max_examples=40,
-    stateful_step_count=40,
+    max_examples=int(os.environ.get("SHALE_MODEL_EXAMPLES", "80")),
+    stateful_step_count=50,
     deadline=None,
     derandomize=False,
     print_blob=True,
@@ -180,7 +181,7 @@ class FinalScanModel(ShaleModel):
 
 
 FinalScanModel.TestCase.settings = settings(
-    max_examples=15,
+    max_examples=int(os.environ.get("SHALE_MODEL_EXAMPLES", "80")) // 4,
     stateful_step_count=30,
     deadline=None,
     derandomize=False,
