@@ -414,3 +414,49 @@ def test_many_handles_in_sequence(tmp_path: Path) -> None:
         with shale.open(tmp_path / ("d%d" % (i % 3))) as db:
             db.put(b"n", b"%d" % i)
             assert db[b"n"] == b"%d" % i
+
+
+def test_garbage_collected_db_closes(db_path: str) -> None:
+    db = shale.open(db_path)
+    db.put(b"a", b"1")
+    snap = db.snapshot()
+    it = db.scan()
+    del db, snap, it
+    gc.collect()
+    with shale.open(db_path) as db2:
+        assert db2[b"a"] == b"1"
+
+
+def test_dependents_collected_after_close(db_path: str) -> None:
+    db = shale.open(db_path)
+    db.put(b"a", b"1")
+    snap = db.snapshot()
+    its = [db.scan(), snap.scan()]
+    db.close()
+    del snap, its
+    gc.collect()
+
+
+def _max_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_returned_buffers_are_freed(db: shale.DB) -> None:
+    value = os.urandom(16 * KIB)
+    db.put(b"k", value)
+    for i in range(50):
+        db.put(b"s%03d" % i, value)
+    with db.snapshot() as snap:
+        for _ in range(2000):  # warm up
+            db.get(b"k")
+        before = _max_rss_mib()
+        for _ in range(20000):  # 320 MiB if shale_free were skipped
+            assert db.get(b"k") is not None
+            assert snap.get(b"k") is not None
+        for _ in range(200):
+            for _ in db.scan(b"s", b"t"):
+                pass
+        grown = _max_rss_mib() - before
+    assert grown < 100, f"resident memory grew by {grown:.0f} MiB"

@@ -152,4 +152,5 @@ def test_sigkill_keeps_acknowledged_writes(tmp_path: Path) -> None:
         _check(path, puts, batches, last_batch, f"seed {seed} round {rnd}")
         if time.monotonic() - started > 50:
             break
+    print(f"{len(puts)} puts and {len(batches)} batches acknowledged over {rnd + 1} kills")
     assert puts, f"seed {seed}: the child never acknowledged a write"
