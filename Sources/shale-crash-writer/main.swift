@@ -14,7 +14,9 @@
 //   batch n  keys "b<n % 16>-<i>" for i in 0..<5, value batchValue(n, i): a batch overwrites
 //            the slot of earlier batches, and all five keys always carry the same batch id
 //   del m    key "k<m>" of an earlier acknowledged put of this run was deleted
-// Output lines: "put <n>", "batch <n>", "del <m>", each flushed at once. "ready" is printed
+// Output lines: "put <n>", "batch <n>", "del <m>" once the call returned; before each call a
+// "try ..." line names the operation about to start ("try put <n>", "try del <m>",
+// "try batch <n>" or "try batch <n> del <m>"), so a test knows the one write in flight. "ready" is printed
 // after the database opened. Lines are written with write(2), unbuffered. Any error: a line "error: ..." on stderr and exit status 2.
 import Shale
 #if canImport(Glibc)
@@ -22,13 +24,13 @@ import Glibc
 #endif
 
 func putValue(_ n: Int) -> [UInt8] {
-    let pad = String(repeating: "abcdefghij", count: 20)
-    return Array(("v\(n)." + pad.prefix(40 + n % 160)).utf8)
+    let pad = String(repeating: "abcdefghij", count: 100)
+    return Array(("v\(n)." + pad.prefix(100 + n % 900)).utf8)
 }
 
 func batchValue(_ n: Int, _ i: Int) -> [UInt8] {
-    let pad = String(repeating: "0123456789", count: 10)
-    return Array(("batch=\(n);i=\(i);" + pad.prefix(20 + (n + i) % 80)).utf8)
+    let pad = String(repeating: "0123456789", count: 40)
+    return Array(("batch=\(n);i=\(i);" + pad.prefix(50 + (n * 7 + i) % 350)).utf8)
 }
 
 let batchSlots = 16
@@ -118,15 +120,18 @@ while true {
                 deleted = acknowledgedPuts.remove(at: idx)
                 try b.delete(Array("k\(deleted!)".utf8))
             }
+            say(deleted.map { "try batch \(n) del \($0)" } ?? "try batch \(n)")
             try db.write(b)
             say("batch \(n)")
             if let d = deleted { say("del \(d)") }
         case "del" where !acknowledgedPuts.isEmpty:
             let idx = rng.below(acknowledgedPuts.count)
             let m = acknowledgedPuts.remove(at: idx)
+            say("try del \(m)")
             try db.delete(Array("k\(m)".utf8))
             say("del \(m)")
         default:
+            say("try put \(n)")
             try db.put(Array("k\(n)".utf8), putValue(n))
             acknowledgedPuts.append(n)
             say("put \(n)")

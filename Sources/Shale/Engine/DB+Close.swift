@@ -13,8 +13,8 @@ extension DB {
             if stickyError == nil && bgError == nil && !mem.isEmpty {
                 do { try switchMemtable() } catch let e as ShaleError { firstError = e } catch {}
             }
-            // Let the background thread drain the flush queue.
-            while !imms.isEmpty && bgError == nil && stickyError == nil {
+            // Let the background thread drain the checkpoint and flush queues.
+            while (!imms.isEmpty || !pendingCheckpoints.isEmpty) && bgError == nil && stickyError == nil {
                 bgCond.broadcast()
                 bgCond.wait(mutex, timeoutMs: 50)
             }
@@ -28,6 +28,7 @@ extension DB {
             mutex.unlock()
             backgroundThread?.join()
             syncThread?.join()
+            OpenRegistry.remove(location)
         }
         if let e = firstError { throw e }
     }
@@ -37,6 +38,7 @@ extension DB {
         try checkOpen()
         if options.readOnly { return }
         try flushWAL()
+        try waitForPendingCheckpoints()
     }
 
     /// Counters and state as JSON text.

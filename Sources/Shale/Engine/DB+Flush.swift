@@ -11,7 +11,7 @@ extension DB {
     private func backgroundLoop() {
         mutex.lock()
         while true {
-            if bgError == nil && stickyError == nil && (!imms.isEmpty || needsCompaction()) {
+            if bgError == nil && stickyError == nil && (!imms.isEmpty || needsCompaction() || !pendingCheckpoints.isEmpty) {
                 bgBusy = true
                 mutex.unlock()
                 do {
@@ -59,7 +59,10 @@ extension DB {
     func needsCompaction() -> Bool { version.levels[0].count >= options.l0CompactionTrigger }
 
     private func doBackgroundWork() throws {
-        if let imm = mutex.withLock({ imms.first }) {
+        if let cp = mutex.withLock({ pendingCheckpoints.first }) {
+            try writeCheckpoint(cp)
+            mutex.withLock { pendingCheckpoints.removeFirst() }
+        } else if let imm = mutex.withLock({ imms.first }) {
             try flush(imm)
         } else if mutex.withLock({ needsCompaction() }) {
             try compact()
@@ -147,6 +150,8 @@ extension DB {
     /// higher writer epoch means this writer was fenced. `apply` runs with `mutex` held once
     /// the version is durable, before the new view is published.
     func installManifest(_ change: (inout Manifest) -> Void, apply: () -> Void) throws {
+        manifestLock.lock()
+        defer { manifestLock.unlock() }
         var base = mutex.withLock { manifest }
         while true {
             var next = base
@@ -180,28 +185,57 @@ extension DB {
         }
     }
 
-    /// Deletes WAL segments below the replay position and tables no current manifest names.
-    /// (Checkpoints and their retention extend this in the garbage collector.)
+    /// Deletes what neither the current state nor a live checkpoint needs: WAL segments below
+    /// the low-water mark, unreferenced tables, old manifest versions. Pins are read from the
+    /// newest manifest on storage too, since other processes edit checkpoints.
     func deleteObsoleteFiles() throws {
-        let m = mutex.withLock { manifest }
-        for id in try DB.walSegmentIds(store) where id < m.walReplayFrom {
+        let local = mutex.withLock { manifest }
+        let remote = try manifests.loadLatest()
+        let pins = try Pins.compute(current: [local] + (remote.map { [$0] } ?? []), manifests: manifests)
+        for id in try DB.walSegmentIds(store) where id < pins.walLowWater {
             try store.delete(WALFormat.segmentName(id))
             stats.walSegmentsDeleted.wrappingIncrement(ordering: .relaxed)
         }
-        let live = Set(m.allTables.map { $0.id })
         for path in try store.list(prefix: "sst/") {
             guard path.hasSuffix(".sst"), let id = UInt64(path.dropFirst(4).dropLast(4)) else { continue }
             // This runs on the background thread between jobs, so none of our tables is being
             // written; never touch a newer writer's files.
-            if !live.contains(id) && id >> 40 <= epoch {
+            if !pins.tables.contains(id) && id >> 40 <= epoch {
                 try store.delete(path)
                 stats.tablesDeleted.wrappingIncrement(ordering: .relaxed)
             }
         }
-        // Old manifest versions: keep the newest few for tools that are mid-read.
+        // Old manifest versions: keep the newest few for readers that are mid-open, and every
+        // version a checkpoint pins.
         let ids = try manifests.versionIds()
         if ids.count > 10 {
-            for id in ids.dropLast(10) { try store.delete(Manifest.path(id)) }
+            for id in ids.dropLast(10) where !pins.manifests.contains(id) { try store.delete(Manifest.path(id)) }
         }
+    }
+}
+
+/// What the current state and the live checkpoints need kept.
+struct Pins {
+    var tables: Set<UInt64> = []
+    var manifests: Set<UInt64> = []
+    var walLowWater: UInt64 = .max
+
+    static func compute(current: [Manifest], manifests store: ManifestStore) throws -> Pins {
+        var p = Pins()
+        let now = wallClockMs()
+        var seen: Set<[UInt8]> = []
+        for m in current {
+            p.walLowWater = min(p.walLowWater, m.walReplayFrom)
+            for t in m.allTables { p.tables.insert(t.id) }
+            for c in m.checkpoints where !c.isExpired(nowMs: now) && seen.insert(c.id).inserted {
+                p.manifests.insert(c.manifestId)
+                p.walLowWater = min(p.walLowWater, c.walFrom)
+                // A pinned version that cannot be read would leave its tables unknown: then
+                // nothing may be deleted this round.
+                let pinned = try store.load(c.manifestId)
+                for t in pinned.allTables { p.tables.insert(t.id) }
+            }
+        }
+        return p
     }
 }

@@ -31,6 +31,7 @@ extension DB {
                 let db = try openState(location: location, options: options, store: store, manifest: m, epoch: epoch, fence: fence)
                 db.stats.openTimeUs = (monotonicNs() - started) / 1000
                 db.startBackgroundWork()
+                OpenRegistry.add(location)
                 return db
             }
             if attempts > 50 { throw ShaleError.busy("\(location): could not claim the manifest (others keep writing it)") }
@@ -67,41 +68,18 @@ extension DB {
     /// Loads tables, replays the WAL into a memtable and opens the next WAL segment.
     private static func openState(location: String, options: Options, store: ObjectStore, manifest: Manifest,
                                   epoch: UInt64, fence: FenceWord?) throws -> DB {
-        var cache: [UInt64: TableHandle] = [:]
-        let version = try Version.open(manifest, store: store, cache: &cache)
-        var lastSeq = manifest.flushedSequence
-        for t in manifest.allTables { lastSeq = max(lastSeq, t.maxSequence) }
-        let segments = try walSegmentIds(store).filter { $0 >= manifest.walReplayFrom }
-        let mem = MemTable(walSegment: segments.last ?? (manifest.walReplayFrom - 1), capacity: options.memtableBytes)
-        var replayed: UInt64 = 0
-        for id in segments {
-            let path = WALFormat.segmentName(id)
-            let file = "\(store.location)/\(path)"
-            let limit = manifest.bound(of: id)
-            if limit == 0 { continue }
-            let region = try store.map(path)
-            try WALFormat.scan(region.bytes, file: file, limit: limit, tolerateTornTail: epoch == 0) { rec in
-                if rec.firstSequence <= lastSeq && rec.firstSequence > manifest.flushedSequence {
-                    throw ShaleError.corruption("\(file): sequence \(rec.firstSequence) is not after \(lastSeq)")
-                }
-                var seq = rec.firstSequence
-                try BatchRep.forEach(rec.ops, count: rec.count, what: file) { kind, k, v in
-                    if seq > manifest.flushedSequence { mem.add(seq: seq, kind: kind, key: k, value: v) }
-                    seq += 1
-                }
-                lastSeq = max(lastSeq, seq - 1)
-                replayed += 1
-            }
-        }
+        let state = try LoadedState.load(store: store, manifest: manifest, tolerateTornTail: epoch == 0,
+                                         memtableBytes: options.memtableBytes)
         var wal: WALSegmentWriter? = nil
         if epoch != 0 {
-            let nextId = max(segments.last ?? 0, manifest.walReplayFrom - 1) + 1
+            let nextId = max(try walSegmentIds(store).last ?? 0, manifest.walReplayFrom - 1) + 1
             wal = try WALSegmentWriter(store: store, id: nextId, syncHeader: options.walSync != .none)
-            mem.walSegment = nextId
+            state.mem.walSegment = nextId
         }
         let db = DB(location: location, options: options, store: store, fence: fence, epoch: epoch,
-                    manifest: manifest, version: version, tableCache: cache, mem: mem, lastSequence: lastSeq, wal: wal)
-        db.stats.replayedRecords.store(replayed, ordering: .relaxed)
+                    manifest: manifest, version: state.version, tableCache: state.tableCache, mem: state.mem,
+                    lastSequence: state.lastSequence, wal: wal)
+        db.stats.replayedRecords.store(state.replayedRecords, ordering: .relaxed)
         return db
     }
 }

@@ -1,6 +1,7 @@
 /// The write path: validation, the commit queue with group commit, WAL append, memtable insert.
 extension DB {
     public func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        try checkOpen()
         try validate(key: key)
         try validate(value: value)
         var w = PendingWrite(kind: .put, key: key, value: value)
@@ -9,6 +10,7 @@ extension DB {
     }
 
     public func delete(_ key: UnsafeRawBufferPointer) throws {
+        try checkOpen()
         try validate(key: key)
         var w = PendingWrite(kind: .delete, key: key)
         try commit(&w)
@@ -32,6 +34,12 @@ extension DB {
 
     /// Makes every acknowledged write durable now.
     public func flushWAL() throws {
+        try checkOpen()
+        try syncWAL()
+    }
+
+    /// `flushWAL` for internal callers, which also run while the handle closes.
+    func syncWAL() throws {
         var w = PendingWrite(kind: .syncOnly, forceSync: true)
         try commit(&w)
     }
@@ -60,7 +68,6 @@ extension DB {
     /// Queues the write; the writer at the head of the queue commits a group of queued writes
     /// with one WAL append (and one fsync), so concurrent writers share the cost.
     func commit(_ w: inout PendingWrite) throws {
-        try checkOpen()
         if options.readOnly { throw ShaleError.notSupported("\(location) was opened read-only") }
         try withUnsafeMutablePointer(to: &w) { p in
             mutex.lock()

@@ -40,6 +40,10 @@ public final class DB: @unchecked Sendable {
     var tableCache: [UInt64: TableHandle] = [:]
     var snapshots: [UInt64: Int] = [:] // sequence -> live snapshot count
     var bgBusy = false
+    /// Checkpoints created without waiting, to be written by the background thread.
+    var pendingCheckpoints: [CheckpointEntry] = []
+    /// Serializes this process's manifest writers (background work, checkpoint creation).
+    let manifestLock = Lock()
     var bgError: ShaleError?
 
     /// Highest sequence whose writes are complete: reads see up to here.

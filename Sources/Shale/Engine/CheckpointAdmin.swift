@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checkpoint operations on a location, open or closed, from any process: list, refresh,
+/// delete. Each edit is a read-modify-write of the manifest published with put-if-absent on
+/// the next id and retried on conflict, so concurrent editors (and the writer, which merges
+/// the checkpoint list from storage) never lose each other's changes. Editing never changes
+/// the writer epoch.
+public enum CheckpointAdmin {
+    static func openStore(_ location: String) throws -> ObjectStore {
+        try StoreLocation.open(location, createIfMissing: false)
+    }
+
+    static func latest(_ store: ObjectStore) throws -> Manifest {
+        guard let m = try ManifestStore(store: store).loadLatest() else {
+            throw ShaleError.notFound("no database at \(store.location)")
+        }
+        return m
+    }
+
+    public static func list(_ location: String) throws -> [CheckpointEntry] {
+        try list(store: try openStore(location))
+    }
+
+    static func list(store: ObjectStore) throws -> [CheckpointEntry] {
+        try latest(store).checkpoints.sorted { ($0.createTimeMs, $0.idText) < ($1.createTimeMs, $1.idText) }
+    }
+
+    /// Sets a new lifetime (0 = never expires) counted from now.
+    public static func refresh(_ location: String, id: String, lifetimeMs: Int64) throws {
+        if lifetimeMs < 0 { throw ShaleError.invalid("checkpoint lifetime \(lifetimeMs) ms is negative") }
+        let key = try CheckpointId.parse(id)
+        try edit(try openStore(location)) { m in
+            let now = wallClockMs()
+            guard let i = m.checkpoints.firstIndex(where: { $0.id == key }) else {
+                throw ShaleError.notFound("no checkpoint \(id) in \(location)")
+            }
+            if m.checkpoints[i].isExpired(nowMs: now) {
+                throw ShaleError.notFound("checkpoint \(id) in \(location) has expired")
+            }
+            m.checkpoints[i].expireTimeMs = lifetimeMs > 0 ? now + lifetimeMs : 0
+        }
+    }
+
+    public static func delete(_ location: String, id: String) throws {
+        let key = try CheckpointId.parse(id)
+        try edit(try openStore(location)) { m in
+            guard let i = m.checkpoints.firstIndex(where: { $0.id == key }) else {
+                throw ShaleError.notFound("no checkpoint \(id) in \(location)")
+            }
+            m.checkpoints.remove(at: i)
+        }
+    }
+
+    /// Finds a live checkpoint by id text.
+    static func find(_ m: Manifest, id: String, location: String) throws -> CheckpointEntry {
+        let key = try CheckpointId.parse(id)
+        guard let c = m.checkpoints.first(where: { $0.id == key }) else {
+            throw ShaleError.notFound("no checkpoint \(id) in \(location)")
+        }
+        if c.isExpired(nowMs: wallClockMs()) {
+            throw ShaleError.notFound("checkpoint \(id) in \(location) has expired")
+        }
+        return c
+    }
+
+    /// Applies `change` to the newest manifest and publishes it as the next version,
+    /// retrying from the newest version when another editor got there first.
+    static func edit(_ store: ObjectStore, _ change: (inout Manifest) throws -> Void) throws {
+        let manifests = ManifestStore(store: store)
+        for attempt in 0..<200 {
+            var m = try latest(store)
+            try change(&m)
+            m.id += 1
+            m.createTimeMs = wallClockMs()
+            if try manifests.tryWrite(m) { return }
+            // Lost the race: back off a little (more each time) and edit the newer version.
+            if attempt > 3 { sleepMs(min(attempt, 20)) }
+        }
+        throw ShaleError.busy("\(store.location): the manifest keeps changing; try again")
+    }
+}
+
+func sleepMs(_ ms: Int) {
+    var ts = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
+    nanosleep(&ts, nil)
+}

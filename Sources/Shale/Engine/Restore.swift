@@ -1,0 +1,85 @@
+/// Rolling a database back to a checkpoint, in place.
+extension CheckpointAdmin {
+    /// Makes the checkpoint's state the database's state, as one new manifest version (a crash
+    /// leaves either the old state or the restored one). The state before the restore is kept
+    /// as a checkpoint named `pre-restore-<unix ms>`, and every other checkpoint survives, so a
+    /// restore can be undone by restoring a later checkpoint. A writer open in another process
+    /// is fenced; one open in this process makes the restore answer BUSY.
+    public static func restore(_ location: String, checkpointId: String) throws {
+        _ = try CheckpointId.parse(checkpointId)
+        if OpenRegistry.isOpen(location) {
+            throw ShaleError.busy("\(location) is open in this process; close it before restoring")
+        }
+        let store = try openStore(location)
+        let manifests = ManifestStore(store: store)
+        let fence = try store.fenceWord()
+        for _ in 0..<50 {
+            let current = try latest(store)
+            let target = try find(current, id: checkpointId, location: location)
+            let epoch = current.writerEpoch + 1
+            fence.raise(to: epoch)
+
+            // The state being replaced, as a checkpoint: its tree, its WAL range as measured
+            // now (the fenced writer acknowledges nothing more), up to its last sequence.
+            var before = current
+            before.walBounds = try DB.measureUnsealedSegments(store: store, manifest: current)
+            let segments = try DB.walSegmentIds(store)
+            let lastSegment = max(segments.last ?? 0, current.walReplayFrom - 1)
+            let beforeState = try LoadedState.load(store: store, manifest: before, tolerateTornTail: false, memtableBytes: 1 << 20)
+
+            // The restored state, with its WAL writes turned into tables so the new version
+            // needs no WAL at all.
+            let pinned = try manifests.load(target.manifestId)
+            let state = try LoadedState.load(store: store, manifest: pinned, upTo: target.sequence, lastSegment: target.walTo,
+                                             tolerateTornTail: true, memtableBytes: 1 << 20)
+            var next = pinned
+            next.nextTableNumber = max(current.nextTableNumber, pinned.nextTableNumber)
+            let tables = try writeTables(of: state.mem, to: store, epoch: epoch, counter: &next.nextTableNumber)
+
+            // The pre-restore checkpoint pins a copy of the current version that carries the
+            // measured WAL bounds, written first; the restored version follows it.
+            let now = wallClockMs()
+            before.id = current.id + 1
+            before.writerEpoch = epoch
+            before.createTimeMs = now
+            before.nextTableNumber = next.nextTableNumber
+            let pre = CheckpointEntry(id: CheckpointId.random(), name: "pre-restore-\(now)", manifestId: before.id,
+                                      sequence: beforeState.lastSequence, createTimeMs: now, expireTimeMs: 0,
+                                      walFrom: before.walReplayFrom, walTo: lastSegment, formatVersion: Manifest.formatVersion)
+            before.checkpoints.append(pre)
+            guard try manifests.tryWrite(before) else { continue }
+
+            next.id = before.id + 1
+            next.writerEpoch = epoch
+            next.createTimeMs = now
+            next.levels[0].insert(contentsOf: tables, at: 0)
+            next.flushedSequence = max(pinned.flushedSequence, state.lastSequence)
+            next.walReplayFrom = lastSegment + 1
+            next.walBounds = []
+            next.checkpoints = before.checkpoints
+            if try manifests.tryWrite(next) { return }
+            // Someone wrote in between: the pre-restore version is harmless (it equals the
+            // old state); start again from the newest version.
+        }
+        throw ShaleError.busy("\(location): the manifest keeps changing; try the restore again")
+    }
+
+    /// Writes a memtable's entries as tables (ids carry `epoch`), returning their records.
+    static func writeTables(of mem: MemTable, to store: ObjectStore, epoch: UInt64, counter: inout UInt64) throws -> [TableMeta] {
+        if mem.isEmpty { return [] }
+        var n = counter
+        var writer = TableWriter(store: store, options: TableOptions(), targetBytes: 64 << 20) {
+            defer { n += 1 }
+            return (epoch << 40) | (n & ((1 << 40) - 1))
+        }
+        let it = mem.makeIterator()
+        it.seekToFirst()
+        while it.isValid {
+            try writer.add(it.key, it.value)
+            it.next()
+        }
+        try writer.finishTable()
+        counter = n
+        return writer.outputs
+    }
+}
