@@ -128,6 +128,55 @@ int shale_scan(shale_db *db, shale_snapshot *snap, const void *start, size_t sle
 int shale_iter_next(shale_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
 void shale_iter_free(shale_iter *it);
 
+/* ---- Checkpoints, restore, clone -------------------------------------------------------
+   A checkpoint is a durable, named reference to one state of the database. It copies
+   nothing: it pins the tables of a manifest version and the WAL range holding the writes not
+   yet in tables, so taking one costs a WAL fsync and a manifest write, whatever the size. */
+typedef struct {
+    char     id[37];          /* UUID text, NUL-terminated */
+    char     name[64];        /* "" when unnamed; at most 63 bytes */
+    uint64_t manifest_id;     /* manifest version the checkpoint pins */
+    uint64_t sequence;        /* last sequence number included */
+    int64_t  create_time_ms;  /* unix ms */
+    int64_t  expire_time_ms;  /* 0 = never expires */
+} shale_checkpoint_info;
+
+/* Creates a checkpoint holding every write acknowledged before the call. name may be NULL
+   (names need not be unique; longer than 63 bytes -> SHALE_INVALID_ARGUMENT). lifetime_ms 0
+   = never expires. wait_durable 1: returns once the checkpoint is on storage; 0: returns at
+   once and the checkpoint is durable by the next shale_flush or shale_close. Writes the id
+   into id_out (37 bytes, NUL-terminated); id_out is set to "" on failure. */
+int shale_checkpoint_create(shale_db *db, const char *name, int64_t lifetime_ms, int wait_durable,
+                            char id_out[37]);
+/* Lists the checkpoints of the database at `location`, open or closed, in creation order, as
+   a new array of *count entries (free with shale_free; NULL when there are none). */
+int shale_checkpoint_list(const char *location, shale_checkpoint_info **out, size_t *count);
+/* Sets a checkpoint's lifetime to lifetime_ms from now (0 = never expires).
+   SHALE_NOT_FOUND for an unknown or expired id. Works beside a live writer. */
+int shale_checkpoint_refresh(const char *location, const char *id, int64_t lifetime_ms);
+/* Deletes a checkpoint (its files become garbage). SHALE_NOT_FOUND for an unknown id. */
+int shale_checkpoint_delete(const char *location, const char *id);
+/* Rolls the database at `location` back to the checkpoint, atomically, as a new manifest
+   version. The state before it is kept as a checkpoint named "pre-restore-<unix ms>" and
+   every other checkpoint survives, so a restore can be undone. SHALE_BUSY when the database
+   is open in this process; a writer in another process is fenced. */
+int shale_restore(const char *location, const char *checkpoint_id);
+/* Makes a new, independent database at dest_location from the checkpoint (NULL = the latest
+   durable state): hard links on the same filesystem, copies otherwise, published atomically.
+   The destination must not exist and must not be inside the source. */
+int shale_clone(const char *src_location, const char *checkpoint_id, const char *dest_location);
+
+/* A read-only view of a checkpoint (NULL = the latest durable state) that can run in another
+   process beside a live writer; it reads exactly the checkpoint's data. */
+typedef struct shale_reader shale_reader;
+int shale_reader_open(const char *location, const char *checkpoint_id, shale_reader **out);
+int shale_reader_get(shale_reader *r, const void *key, size_t klen, void **val, size_t *vlen);
+/* Iterators from a reader work as shale_scan's; free them with shale_iter_free. */
+int shale_reader_scan(shale_reader *r, const void *start, size_t slen, const void *end, size_t elen,
+                      shale_iter **out);
+/* Closes the reader; its iterators then answer SHALE_CLOSED. NULL is a no-op. */
+int shale_reader_close(shale_reader *r);
+
 #ifdef __cplusplus
 }
 #endif

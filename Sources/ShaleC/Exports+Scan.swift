@@ -47,7 +47,8 @@ public func shale_scan(_ db: OpaquePointer?, _ snap: OpaquePointer?, _ start: Un
         let lo = start == nil ? nil : Array(try bytes(start, slen, "start"))
         let hi = end == nil ? nil : Array(try bytes(end, elen, "end"))
         let it = try h.db.scan(start: lo, end: hi, snapshot: snapshot)
-        out.pointee = retainedPointer(IteratorHandle(owner: h, iterator: it))
+        let db = h.db
+        out.pointee = retainedPointer(IteratorHandle(owner: h, iterator: it) { db.isClosedForCalls })
         return 0
     }
 }
@@ -62,7 +63,7 @@ public func shale_iter_next(_ it: OpaquePointer?, _ key: UnsafeMutablePointer<Un
     return run {
         let h = try handle(it, IteratorHandle.self, "iterator")
         guard let key, let klen, let val, let vlen else { throw invalid("an out-pointer is NULL") }
-        if h.owner.db.isClosedForCalls { throw ShaleError.closed() }
+        if h.ownerClosed() { throw ShaleError.closed() }
         guard try h.iterator.next() else { return ShaleStatus.notFound.rawValue }
         h.iterator.withCurrent { k, v in
             // Pointers into the iterator's buffers: valid until the next call on it.

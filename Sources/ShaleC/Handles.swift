@@ -21,13 +21,22 @@ final class SnapshotHandle {
     }
 }
 
+/// An iterator from a database or a reader; it keeps its owner alive and answers CLOSED once
+/// the owner is closed.
 final class IteratorHandle {
-    let owner: DBHandle
+    let owner: AnyObject
     let iterator: DBIterator
-    init(owner: DBHandle, iterator: DBIterator) {
+    let ownerClosed: () -> Bool
+    init(owner: AnyObject, iterator: DBIterator, ownerClosed: @escaping () -> Bool) {
         self.owner = owner
         self.iterator = iterator
+        self.ownerClosed = ownerClosed
     }
+}
+
+final class ReaderHandle {
+    let reader: Reader
+    init(_ r: Reader) { reader = r }
 }
 
 @inline(__always)
