@@ -42,7 +42,8 @@ extension DB {
     /// has bounded yet: its writer is gone (crashed or fenced), so what is whole now is the log.
     static func measureUnsealedSegments(store: ObjectStore, manifest m: Manifest) throws -> [WALBound] {
         var bounds = m.walBounds.filter { $0.segment >= m.walReplayFrom }
-        for id in try walSegmentIds(store) where id >= m.walReplayFrom && m.bound(of: id) == nil {
+        let ids = try walSegmentIds(store)
+        for id in ids where id >= m.walReplayFrom && m.bound(of: id) == nil {
             let path = WALFormat.segmentName(id)
             let region = try store.map(path)
             let bytes = region.bytes
@@ -52,7 +53,10 @@ extension DB {
                 continue
             }
             if FileEnvelope.hasFooter(bytes) { continue }
-            let end = try WALFormat.scan(bytes, file: "\(store.location)/\(path)", limit: nil, tolerateTornTail: true) { _ in }
+            // A segment is sealed (footer fsynced) before the next one is created, so only
+            // the newest segment may lack its footer: anywhere else that is damage.
+            let end = try WALFormat.scan(bytes, file: "\(store.location)/\(path)", limit: nil,
+                                         tolerateTornTail: id == ids.last) { _ in }
             switch end {
             case .clean: bounds.append(WALBound(segment: id, length: UInt64(bytes.count)))
             case .torn(let n): bounds.append(WALBound(segment: id, length: UInt64(n)))

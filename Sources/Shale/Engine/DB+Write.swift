@@ -244,7 +244,7 @@ extension DB {
     /// flush.
     func switchMemtable() throws {
         guard let old = wal else { return }
-        try old.seal(sync: options.walSync != .none)
+        try old.seal()
         let next = try WALSegmentWriter(store: store, id: old.id + 1, syncHeader: options.walSync != .none)
         wal = next
         imms.append(mem)

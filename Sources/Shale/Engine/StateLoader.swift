@@ -22,7 +22,8 @@ struct LoadedState {
         let version = try Version.open(manifest, store: store, cache: &cache)
         var lastSeq = manifest.flushedSequence
         for t in manifest.allTables { lastSeq = max(lastSeq, t.maxSequence) }
-        var segments = try DB.walSegmentIds(store).filter { $0 >= manifest.walReplayFrom }
+        let allSegments = try DB.walSegmentIds(store)
+        var segments = allSegments.filter { $0 >= manifest.walReplayFrom }
         if let lastSegment { segments = segments.filter { $0 <= lastSegment } }
         let mem = MemTable(walSegment: segments.last ?? (manifest.walReplayFrom - 1), capacity: memtableBytes)
         var replayed: UInt64 = 0
@@ -33,7 +34,9 @@ struct LoadedState {
             if limit == 0 { continue }
             let region = try store.map(path)
             var reachedLimit = false
-            try WALFormat.scan(region.bytes, file: file, limit: limit, tolerateTornTail: tolerateTornTail) { rec in
+            // Only the newest segment can end in a torn write (see measureUnsealedSegments).
+            try WALFormat.scan(region.bytes, file: file, limit: limit,
+                               tolerateTornTail: tolerateTornTail && id == allSegments.last) { rec in
                 if reachedLimit { return }
                 if let upTo, rec.firstSequence > upTo {
                     reachedLimit = true

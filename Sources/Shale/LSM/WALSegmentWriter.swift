@@ -32,12 +32,14 @@ public final class WALSegmentWriter: @unchecked Sendable {
 
     func sync() throws { try file.sync() }
 
-    /// Appends the footer: from now on any damage in this segment is corruption.
-    func seal(sync: Bool) throws {
+    /// Appends the footer and fsyncs it (whatever the sync policy: recovery relies on every
+    /// segment but the newest having its footer). From now on any damage in this segment is
+    /// corruption.
+    func seal() throws {
         guard !sealed else { return }
         let footer = FileEnvelope.footer(bodyLength: bodyLength, bodyCRC: bodyCRC)
         try footer.withUnsafeBytes { try file.append($0) }
-        if sync { try file.sync() }
+        try file.sync()
         sealed = true
         try file.close()
     }
