@@ -11,9 +11,11 @@ let package = Package(
     products: [
         .library(name: "shale", type: .dynamic, targets: ["ShaleDylib"]),
         .library(name: "Shale", targets: ["Shale"]),
+        .executable(name: "shale-cli", targets: ["ShaleCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // The public C header, the single source of truth for the ABI.
@@ -43,9 +45,15 @@ let package = Package(
                 ])
             ]
         ),
+        // The `shale` command-line tool for operators (bin/shale runs it).
+        .executableTarget(
+            name: "ShaleCLI",
+            dependencies: ["Shale", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // A writer process the crash tests start and kill with SIGKILL.
         .executableTarget(name: "shale-crash-writer", dependencies: ["Shale"]),
         .testTarget(name: "ShaleTests", dependencies: ["Shale"]),
         .testTarget(name: "ShaleRecoveryTests", dependencies: ["Shale"]),
+        .testTarget(name: "ShaleCheckpointTests", dependencies: ["Shale"]),
     ]
 )

@@ -1,0 +1,3 @@
+import Shale
+
+print("shale: not yet")
