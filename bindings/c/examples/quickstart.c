@@ -1,6 +1,7 @@
 /*
  * quickstart.c — a tour of the Shale C API: open, put/get/delete, an atomic batch,
- * a snapshot, a scan, stats, close and reopen.
+ * a snapshot, a scan, stats, close and reopen, then a checkpoint, a reader at it, a clone
+ * and a restore.
  *
  *   make -C bindings/c && ./bindings/c/build/quickstart [DIR]
  *
@@ -126,6 +127,43 @@ int main(int argc, char **argv) {
     /* Reopen: everything acknowledged before close is still there. */
     printf("after reopen:\n");
     check(shale_open(path, opts, &db), "shale_open (reopen)");
+    print_scan(db, NULL, NULL, NULL);
+
+    /* A checkpoint names this state. It copies nothing, so it is cheap at any size. */
+    char checkpoint[37];
+    check(shale_checkpoint_create(db, "before-cleanup", 0, 1, checkpoint), "shale_checkpoint_create");
+    printf("checkpoint %s taken\n", checkpoint);
+    check(shale_delete(db, "fruit:apple", 11), "shale_delete");
+    put_str(db, "fruit:fig", "violet");
+
+    /* A reader opens the checkpoint (here, or in another process) beside the writer. */
+    shale_reader *reader = NULL;
+    check(shale_reader_open(path, checkpoint, &reader), "shale_reader_open");
+    check(shale_reader_get(reader, "fruit:apple", 11, &val, &vlen), "shale_reader_get");
+    printf("  reader at the checkpoint: fruit:apple -> %.*s\n", (int)vlen, (const char *)val);
+    shale_free(val);
+    check(shale_reader_close(reader), "shale_reader_close");
+
+    shale_checkpoint_info *infos = NULL;
+    size_t count = 0;
+    check(shale_checkpoint_list(path, &infos, &count), "shale_checkpoint_list");
+    for (size_t i = 0; i < count; i++)
+        printf("  checkpoint %s \"%s\" sequence %llu\n", infos[i].id, infos[i].name,
+               (unsigned long long)infos[i].sequence);
+    shale_free(infos);
+    check(shale_close(db), "shale_close");
+
+    /* Clone the checkpoint into a new, independent database. */
+    char clone_path[4096];
+    snprintf(clone_path, sizeof clone_path, "%s-clone", path);
+    check(shale_clone(path, checkpoint, clone_path), "shale_clone");
+    printf("cloned the checkpoint to %s\n", clone_path);
+
+    /* Restore rolls the closed database back to the checkpoint (undoable: the state before
+       is kept as a "pre-restore-..." checkpoint). */
+    check(shale_restore(path, checkpoint), "shale_restore");
+    check(shale_open(path, opts, &db), "shale_open (after restore)");
+    printf("after restore:\n");
     print_scan(db, NULL, NULL, NULL);
     check(shale_close(db), "shale_close");
     shale_options_free(opts);

@@ -1,4 +1,5 @@
-"""Shale from Python: open, write, read, scan, batch, snapshot, close, reopen.
+"""Shale from Python: open, write, read, scan, batch, snapshot, close, reopen; then a
+checkpoint, a reader at it, a clone and a restore (checkpoint API permitting).
 
     python3 demo.py [DIRECTORY]
 """
