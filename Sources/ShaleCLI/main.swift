@@ -1,3 +1,2 @@
-import Shale
-
-print("shale: not yet")
+// The `shale` command-line tool; see CLI.swift for the commands.
+Exit.run()

@@ -5,8 +5,8 @@ import Atomics
 ///
 /// Locking: `mutex` guards the fields marked (mutex): the commit queue, the memtable switch,
 /// the manifest and background state. The commit leader releases it while it writes the WAL
-/// and fills the memtable. Readers never take `mutex`: they take the published `ReadView`
-/// under `viewLock`, held only to copy one reference.
+/// and fills the memtable. Readers never take `mutex`: they copy the published `ReadView`
+/// reference from a striped cell (see `ViewCell`).
 public final class DB: @unchecked Sendable {
     public let location: String
     public let options: Options
@@ -50,8 +50,7 @@ public final class DB: @unchecked Sendable {
     let visibleSequence: ManagedAtomic<UInt64>
     let isClosed = ManagedAtomic<Bool>(false)
 
-    private let viewLock = Lock()
-    private var view: ReadView
+    private let view: ViewCell
 
     var backgroundThread: BackgroundThread?
     var syncThread: BackgroundThread?
@@ -73,22 +72,16 @@ public final class DB: @unchecked Sendable {
         self.lastSequence = lastSequence
         self.wal = wal
         self.visibleSequence = ManagedAtomic(lastSequence)
-        self.view = ReadView(mem: mem, imms: [], version: version)
+        self.view = ViewCell(ReadView(mem: mem, imms: [], version: version))
     }
 
     /// The current view, for one read.
     @inline(__always)
-    func currentView() -> ReadView {
-        viewLock.lock()
-        let v = view
-        viewLock.unlock()
-        return v
-    }
+    func currentView() -> ReadView { view.load() }
 
     /// Publishes a new view from the tree state; the caller holds `mutex`.
     func publishView() {
-        let v = ReadView(mem: mem, imms: imms.reversed(), version: version)
-        viewLock.withLock { view = v }
+        view.store(ReadView(mem: mem, imms: imms.reversed(), version: version))
     }
 
     @inline(__always)

@@ -135,12 +135,31 @@ public struct ByteReader {
 }
 
 /// Lexicographic comparison of two byte ranges (memcmp, then length).
+/// Keys are short: comparing 8-byte words as big-endian numbers beats a call to memcmp.
 @inline(__always)
 public func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let n = min(a.count, b.count)
     if n > 0 {
-        let c = memcmp(a.baseAddress!, b.baseAddress!, n)
-        if c != 0 { return Int(c) }
+        let pa = a.baseAddress!
+        let pb = b.baseAddress!
+        var i = 0
+        while i + 8 <= n {
+            let wa = UInt64(bigEndian: pa.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let wb = UInt64(bigEndian: pb.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            if wa != wb { return wa < wb ? -1 : 1 }
+            i += 8
+            if i >= 64 && n - i > 64 {
+                let c = memcmp(pa + i, pb + i, n - i)
+                if c != 0 { return Int(c) }
+                i = n
+            }
+        }
+        while i < n {
+            let ca = pa.load(fromByteOffset: i, as: UInt8.self)
+            let cb = pb.load(fromByteOffset: i, as: UInt8.self)
+            if ca != cb { return ca < cb ? -1 : 1 }
+            i += 1
+        }
     }
     return a.count < b.count ? -1 : (a.count > b.count ? 1 : 0)
 }
