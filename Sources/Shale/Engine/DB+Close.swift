@@ -10,6 +10,11 @@ extension DB {
         if !options.readOnly {
             mutex.lock()
             while !queue.isEmpty { writeCond.wait(mutex) }
+            if let fence, fence.load() != epoch, stickyError == nil {
+                // A newer writer owns the location: it replayed what we acknowledged; we must
+                // not write another file.
+                stickyError = ShaleError.fenced("another writer opened \(location); this handle was fenced")
+            }
             if stickyError == nil && bgError == nil && !mem.isEmpty {
                 do { try switchMemtable() } catch let e as ShaleError { firstError = e } catch {}
             }
@@ -20,7 +25,7 @@ extension DB {
             }
             while bgBusy { bgCond.wait(mutex, timeoutMs: 50) }
             closing = true
-            if firstError == nil { firstError = bgError.flatMap { $0.status == .fenced ? nil : $0 } }
+            if firstError == nil { firstError = stickyError ?? bgError }
             if let segment = wal, stickyError == nil, !segment.sealed {
                 do { try segment.sync() } catch let e as ShaleError { if firstError == nil { firstError = e } } catch {}
             }

@@ -230,6 +230,8 @@ extension DB {
             if closing { throw ShaleError.closed() }
             if mem.approximateBytes < options.memtableBytes { return }
             if imms.count >= options.maxImmutableMemtables {
+                // A failed flush is not retried: waiting for it would hang the writer.
+                if let e = bgError { throw e }
                 stats.writeStalls.wrappingIncrement(ordering: .relaxed)
                 bgCond.broadcast()
                 bgCond.wait(mutex, timeoutMs: 100)

@@ -13,7 +13,14 @@ public final class WALSegmentWriter: @unchecked Sendable {
     init(store: ObjectStore, id: UInt64, syncHeader: Bool) throws {
         self.id = id
         path = WALFormat.segmentName(id)
-        guard let f = try store.createAppendable(path) else {
+        let created: AppendableFile?
+        do {
+            created = try store.createAppendable(path)
+        } catch let e as ShaleError where e.message.contains("EEXIST") || e.message.contains("already exists") {
+            // Segments are created exclusively: only another writer can own this one.
+            throw ShaleError.fenced("\(store.location)/\(path) belongs to another writer; reopen to continue")
+        }
+        guard let f = created else {
             throw ShaleError.notSupported("\(store.location) has no appendable files for the WAL")
         }
         file = f
