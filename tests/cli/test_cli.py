@@ -212,3 +212,47 @@ def test_reads_never_take_the_writer_role(db):
     ok("stats", db)
     after = json.loads(out("dump", "manifest", db, "--json"))
     assert after["id"] == before["id"] and after["writer_epoch"] == before["writer_epoch"]
+
+
+def find_crash_writer():
+    if not CLI:
+        return None
+    w = Path(CLI).parent / "shale-crash-writer"
+    return str(w) if w.is_file() else None
+
+
+@pytest.mark.skipif(find_crash_writer() is None, reason="shale-crash-writer is not built next to shale-cli")
+def test_reads_beside_a_live_writer_process(tmp_path):
+    """get/scan/checkpoint list/stats/dump run while another process writes, and the writer
+    keeps writing afterwards (it was not fenced)."""
+    import select
+    import time
+
+    path = tmp_path / "live"
+    w = subprocess.Popen([find_crash_writer(), str(path), "puts", "7"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        def acked(n, timeout=15.0):
+            """Reads the writer's lines until n puts are acknowledged."""
+            deadline = time.time() + timeout
+            buf = b""
+            while buf.count(b"\nput ") + buf.startswith(b"put ") < n:
+                assert time.time() < deadline, buf[-200:]
+                r, _, _ = select.select([w.stdout], [], [], 0.5)
+                if r:
+                    chunk = os.read(w.stdout.fileno(), 65536)
+                    assert chunk, w.stderr.read()
+                    buf += chunk
+            return buf
+
+        acked(20)
+        assert ok("get", path, "k0").stdout.startswith(b"v0.")
+        assert out("scan", path, "--limit", "3").startswith("k0\t")
+        ok("checkpoint", "list", path)
+        ok("stats", path)
+        ok("dump", "manifest", path)
+        acked(50)  # still acknowledging writes: not fenced
+        assert w.poll() is None
+    finally:
+        w.kill()
+        w.wait()
