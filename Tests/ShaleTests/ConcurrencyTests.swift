@@ -6,7 +6,7 @@ import XCTest
 final class ConcurrencyTests: XCTestCase {
     static let writers = 4
     static let keysPerWriter = 50
-    static let rounds = 60
+    static let rounds = 150
 
     var locations: [TestLocation] = []
 
@@ -128,6 +128,7 @@ final class ConcurrencyTests: XCTestCase {
             }
         })
         for t in threads { t.join() }
+        print("concurrency \(location): \(readerChecks.value) reads, \(scans.value) scans, \(try stat(db, "flushes")) flushes, \(try stat(db, "compactions")) compactions, \(try stat(db, "write_stalls")) stalls")
         XCTAssertEqual(problems.all, [], location)
         XCTAssertGreaterThan(readerChecks.value, 100, location)
         XCTAssertGreaterThan(scans.value, 0, location)
