@@ -17,12 +17,8 @@ struct Restore: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let before = Set((try CheckpointAdmin.list(db)).map(\.idText))
-        try CheckpointAdmin.restore(db, checkpointId: id)
         // The checkpoint the restore made of the replaced state.
-        let pre = (try? CheckpointAdmin.list(db))?
-            .filter { !before.contains($0.idText) && $0.name.hasPrefix("pre-restore-") }
-            .max { $0.createTimeMs < $1.createTimeMs }
+        let pre: CheckpointEntry? = try CheckpointAdmin.restore(db, checkpointId: id)
         if json {
             writeLine(JSON.object([("restored", .string(id)), ("pre_restore", pre.map(checkpointJSON) ?? .null)]).render())
         } else if let pre {

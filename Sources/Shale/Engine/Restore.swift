@@ -5,7 +5,9 @@ extension CheckpointAdmin {
     /// as a checkpoint named `pre-restore-<unix ms>`, and every other checkpoint survives, so a
     /// restore can be undone by restoring a later checkpoint. A writer open in another process
     /// is fenced; one open in this process makes the restore answer BUSY.
-    public static func restore(_ location: String, checkpointId: String) throws {
+    /// Returns the `pre-restore-…` checkpoint holding the state that was replaced.
+    @discardableResult
+    public static func restore(_ location: String, checkpointId: String) throws -> CheckpointEntry {
         _ = try CheckpointId.parse(checkpointId)
         if OpenRegistry.isOpen(location) {
             throw ShaleError.busy("\(location) is open in this process; close it before restoring")
@@ -57,7 +59,7 @@ extension CheckpointAdmin {
             next.walReplayFrom = lastSegment + 1
             next.walBounds = []
             next.checkpoints = before.checkpoints
-            if try manifests.tryWrite(next) { return }
+            if try manifests.tryWrite(next) { return pre }
             // Someone wrote in between: the pre-restore version is harmless (it equals the
             // old state); start again from the newest version.
         }
