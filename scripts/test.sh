@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: Swift (unit, model, crash, corruption), the C ABI tests, the header check
-# and the Python binding tests. Installs missing dependencies first.
+# Runs every test: Swift (unit, model, crash, corruption, checkpoints), the header check, the C
+# ABI tests, the Python binding tests and the CLI tests. Installs missing dependencies first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,10 @@ make -C bindings/c test || failed+=("c")
 
 echo "== Python tests"
 SHALE_LIBRARY=$PWD/.build/debug/libshale.so python3 -m pytest -q bindings/python/tests || failed+=("python")
+
+echo "== CLI tests"
+swift build --product shale-cli
+SHALE_CLI=$PWD/.build/debug/shale-cli python3 -m pytest -q tests/cli || failed+=("cli")
 
 if ((${#failed[@]})); then
     echo "FAILED: ${failed[*]}"

@@ -11,29 +11,23 @@ struct CheckpointCommand: ParsableCommand {
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a checkpoint holding every write made so far; prints its id.",
+            abstract: "Create a checkpoint of the state on storage now; prints its id.",
             discussion: """
-                Opens the existing database as its writer: this FENCES any other writer process \
-                of the database. With --no-wait the id is returned before the checkpoint is \
-                written; it is durable anyway when the command exits (the database is closed).
+                Does not take the writer role, so a writer running in another process keeps \
+                going. The checkpoint holds what the WAL holds when the command runs: with \
+                wal_sync=always, every acknowledged write.
                 """)
 
         @Argument(help: "The database location.") var db: String
         @Option(help: "A name for the checkpoint (at most 63 bytes).") var name: String?
         @Option(help: ArgumentHelp("Expire after this many milliseconds (0 = never).", valueName: "ms"))
         var lifetimeMs: Int64 = 0
-        @Flag(help: "Do not wait for the checkpoint to be durable before taking its id.") var noWait = false
         @Flag(help: "Print the checkpoint as JSON.") var json = false
-        @OptionGroup var engine: EngineOptions
 
         func run() throws {
-            let entry = try withWriter(db, try engine.make { $0.createIfMissing = false }) { db in
-                try db.createCheckpoint(name: name, lifetimeMs: lifetimeMs, waitDurable: !noWait)
-            }
+            let entry = try CheckpointAdmin.createDetached(db, name: name, lifetimeMs: lifetimeMs)
             if json {
-                // After close the entry is on storage with its final manifest id.
-                let stored = (try? CheckpointAdmin.list(db))?.first { $0.id == entry.id } ?? entry
-                writeLine(checkpointJSON(stored).render())
+                writeLine(checkpointJSON(entry).render())
             } else {
                 writeLine(entry.idText)
             }

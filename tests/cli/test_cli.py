@@ -103,7 +103,7 @@ def test_json_outputs_parse(db):
 def test_checkpoint_create_list_refresh_delete(db):
     cid = out("checkpoint", "create", db, "--name", "nightly").strip()
     assert len(cid) == 36
-    cid2 = out("checkpoint", "create", db, "--lifetime-ms", "600000", "--no-wait").strip()
+    cid2 = out("checkpoint", "create", db, "--lifetime-ms", "600000").strip()
     text = out("checkpoint", "list", db)
     assert "nightly" in text and cid in text and cid2 in text and "never" in text
     listed = {c["id"]: c for c in json.loads(out("checkpoint", "list", db, "--json"))}

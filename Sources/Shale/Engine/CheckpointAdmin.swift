@@ -86,3 +86,35 @@ func sleepMs(_ ms: Int) {
     var ts = timespec(tv_sec: ms / 1000, tv_nsec: (ms % 1000) * 1_000_000)
     nanosleep(&ts, nil)
 }
+
+extension CheckpointAdmin {
+    /// Creates a checkpoint of the latest state on storage without taking the writer role, so
+    /// a writer running in another process is not fenced. It holds what the WAL holds now:
+    /// with `wal_sync=always` every acknowledged write; with other policies, what the writer
+    /// has handed to the operating system.
+    @discardableResult
+    public static func createDetached(_ location: String, name: String?, lifetimeMs: Int64) throws -> CheckpointEntry {
+        let name = name ?? ""
+        if name.utf8.count > DB.maxCheckpointNameBytes {
+            throw ShaleError.invalid("checkpoint name is \(name.utf8.count) bytes; the limit is \(DB.maxCheckpointNameBytes)")
+        }
+        if lifetimeMs < 0 { throw ShaleError.invalid("checkpoint lifetime \(lifetimeMs) ms is negative") }
+        let store = try openStore(location)
+        // The sequence is measured first: whatever later manifest the entry lands in, its tables
+        // plus its WAL from the replay position hold every write up to that sequence.
+        let seen = try latest(store)
+        let state = try LoadedState.load(store: store, manifest: seen, tolerateTornTail: true, memtableBytes: 1 << 20)
+        let walTo = max(state.segments.last ?? 0, seen.walReplayFrom)
+        let now = wallClockMs()
+        var entry = CheckpointEntry(id: CheckpointId.random(), name: name, manifestId: 0, sequence: state.lastSequence,
+                                    createTimeMs: now, expireTimeMs: lifetimeMs > 0 ? now + lifetimeMs : 0,
+                                    walFrom: 0, walTo: walTo, formatVersion: Manifest.formatVersion)
+        try edit(store) { m in
+            entry.manifestId = m.id + 1
+            entry.walFrom = m.walReplayFrom
+            entry.walTo = max(walTo, m.walReplayFrom)
+            m.checkpoints.append(entry)
+        }
+        return entry
+    }
+}
