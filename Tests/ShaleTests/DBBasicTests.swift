@@ -352,6 +352,49 @@ final class DBBasicTests: XCTestCase {
         try db.close()
     }
 
+    func testLargeValuesThroughFlushAndReopen() throws {
+        try onBoth { loc in
+            var db = try open(loc, small)
+            var values: [[UInt8]: [UInt8]] = [:]
+            for (i, size) in [1 << 20, 3 << 20 + 17, 70_000, 0, 65_536].enumerated() {
+                let v = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }
+                try db.put(bytes("big\(i)"), v)
+                values[bytes("big\(i)")] = v
+                try db.put(bytes("small\(i)"), bytes("s"))
+                values[bytes("small\(i)")] = bytes("s")
+            }
+            for (k, v) in values { XCTAssertEqual(try db.get(k), v, loc) }
+            try db.close()
+            db = try open(loc, small)
+            for (k, v) in values { XCTAssertEqual(try db.get(k), v, "\(loc) after reopen") }
+            XCTAssertEqual(try scanAll(db).map(\.1.count).reduce(0, +), values.values.map(\.count).reduce(0, +), loc)
+            try db.close()
+        }
+    }
+
+    /// A second writer on the same location fences the first: its writes fail with FENCED
+    /// and never show up, while everything it acknowledged before stays.
+    func testSecondWriterFencesTheFirst() throws {
+        try onBoth { loc in
+            let first = try open(loc)
+            try first.put(bytes("a"), bytes("1"))
+            let second = try open(loc)
+            XCTAssertEqual(try second.get(bytes("a")), bytes("1"), loc)
+            assertThrowsStatus(.fenced, "\(loc): write by the fenced writer") { try first.put(bytes("late"), bytes("x")) }
+            assertThrowsStatus(.fenced, "\(loc): second write by the fenced writer") { try first.put(bytes("later"), bytes("y")) }
+            try second.put(bytes("b"), bytes("2"))
+            XCTAssertNil(try second.get(bytes("late")), loc)
+            try? first.close()
+            try second.close()
+            let third = try open(loc)
+            XCTAssertEqual(try third.get(bytes("a")), bytes("1"), loc)
+            XCTAssertEqual(try third.get(bytes("b")), bytes("2"), loc)
+            XCTAssertNil(try third.get(bytes("late")), loc)
+            XCTAssertNil(try third.get(bytes("later")), loc)
+            try third.close()
+        }
+    }
+
     func testStatsJSONIsValid() throws {
         try onBoth { loc in
             let db = try open(loc)

@@ -110,6 +110,28 @@ final class FormatTests: XCTestCase {
         }
     }
 
+    // MARK: byte comparison
+
+    func testCompareBytesMatchesLexicographicOrder() {
+        var rng = SplitMix(5)
+        let alphabet: [UInt8] = [0, 1, 0x7F, 0x80, 0xFE, 0xFF]
+        func sign(_ x: Int) -> Int { x < 0 ? -1 : (x > 0 ? 1 : 0) }
+        for _ in 0..<20_000 {
+            let n = [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 72, 130, 200][Int.random(in: 0..<14, using: &rng)]
+            var a = (0..<n).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] }
+            var b = a
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0: if !b.isEmpty { b[Int.random(in: 0..<b.count, using: &rng)] = alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] }
+            case 1: b.append(alphabet[Int.random(in: 0..<alphabet.count, using: &rng)])
+            case 2: if !a.isEmpty { a.removeLast(Int.random(in: 1...a.count, using: &rng)) }
+            default: break
+            }
+            let expected = a == b ? 0 : (a.lexicographicallyPrecedes(b) ? -1 : 1)
+            XCTAssertEqual(sign(compareBytes(a, b)), expected, "\(a) vs \(b)")
+            XCTAssertEqual(sign(compareBytes(b, a)), -expected, "\(b) vs \(a)")
+        }
+    }
+
     // MARK: FileEnvelope
 
     func testEnvelopeRoundTrip() throws {

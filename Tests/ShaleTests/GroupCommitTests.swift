@@ -58,3 +58,32 @@ final class GroupCommitTests: XCTestCase {
         try db.close()
     }
 }
+
+/// The other WAL sync policies.
+final class WALSyncPolicyTests: XCTestCase {
+    func testFlushSyncsWithPolicyNone() throws {
+        let l = TestLocation.directory("shale-sync-none")
+        defer { l.cleanup() }
+        let db = try DB.open(l.location, options: makeOptions([("wal_sync", "none")]))
+        defer { try? db.close() }
+        for i in 0..<20 { try db.put(bytes("k\(i)"), bytes("v")) }
+        XCTAssertEqual(try stat(db, "wal_syncs"), 0, "wal_sync=none must not fsync per write")
+        try db.flush()
+        XCTAssertEqual(try stat(db, "wal_syncs"), 1, "flush must fsync the WAL")
+    }
+
+    func testIntervalSyncsInTheBackground() throws {
+        let l = TestLocation.directory("shale-sync-interval")
+        defer { l.cleanup() }
+        let db = try DB.open(l.location, options: makeOptions([("wal_sync", "interval"), ("wal_flush_interval_ms", "20")]))
+        defer { try? db.close() }
+        for i in 0..<20 { try db.put(bytes("k\(i)"), bytes("v")) }
+        XCTAssertEqual(try stat(db, "wal_syncs"), 0, "interval policy: writes return before any fsync")
+        try waitFor("the interval syncer", timeout: 5) { try stat(db, "wal_syncs") >= 1 }
+        // Nothing new written: the syncer has nothing to do.
+        usleep(200_000)
+        let n = try stat(db, "wal_syncs")
+        usleep(200_000)
+        XCTAssertEqual(try stat(db, "wal_syncs"), n, "the syncer fsyncs only when there is something new")
+    }
+}

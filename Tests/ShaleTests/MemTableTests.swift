@@ -106,6 +106,44 @@ final class MemTableTests: XCTestCase {
         XCTAssertFalse(it.isValid)
     }
 
+    /// Keys that share 8-byte prefixes, differ only in length or trailing zeros, and hold
+    /// bytes above 0x7f: the order must be plain byte order, then newest first.
+    func testPrefixHeavyKeysOrder() {
+        var rng = SplitMix(99)
+        let alphabet: [UInt8] = [0, 1, 0x61, 0x7F, 0x80, 0xFF]
+        let m = MemTable(walSegment: 1, capacity: 4 << 20)
+        var model: [[UInt8]: [UInt8]] = [:]
+        var newest: [[UInt8]: UInt64] = [:]
+        for seq in 1...6000 {
+            let len = Int.random(in: 1...12, using: &rng)
+            var key = [UInt8](repeating: 0x61, count: min(len, 7))
+            while key.count < len { key.append(alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]) }
+            if Int.random(in: 0..<3, using: &rng) == 0 { key[0] = alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] }
+            add(m, UInt64(seq), .value, key, bytes("\(seq)"))
+            model[InternalKey.make(key, trailer: InternalKey.trailer(UInt64(seq), .value))] = bytes("\(seq)")
+            newest[key] = UInt64(seq)
+        }
+        func lexLess(_ a: [UInt8], _ b: [UInt8]) -> Bool { a.lexicographicallyPrecedes(b) }
+        let sorted = model.keys.sorted { a, b in
+            let ua = Array(a.dropLast(8)), ub = Array(b.dropLast(8))
+            if ua != ub { return lexLess(ua, ub) }
+            return a.withUnsafeBytes { InternalKey.trailer(of: $0) } > b.withUnsafeBytes { InternalKey.trailer(of: $0) }
+        }
+        let it = m.makeIterator()
+        it.seekToFirst()
+        XCTAssertEqual(entries(it).map(\.0), sorted)
+        for (k, seq) in newest {
+            XCTAssertEqual(get(m, k, maxSequence)?.1, seq, "\(k)")
+            XCTAssertNil(get(m, k + [0], 0))
+        }
+        // Keys that were never written, next to ones that were.
+        for k in newest.keys.prefix(300) {
+            for probe in [k + [0], Array(k.dropLast()), k + [0xFF]] where newest[probe] == nil && !probe.isEmpty {
+                XCTAssertNil(get(m, probe, maxSequence), "\(probe)")
+            }
+        }
+    }
+
     // MARK: one writer, many readers
 
     static let keySpace = 50_000
