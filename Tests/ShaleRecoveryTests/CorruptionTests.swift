@@ -274,17 +274,27 @@ final class CorruptionTests: XCTestCase {
 
     func testDamagedTable() throws { try runMatrix({ $0.table }, "table") }
 
-    // BUG: cutting a sealed WAL segment short (truncate to 0, 10, 24, 30 or half its bytes)
-    // opens cleanly and reads stale values (an older version from a table resurfaces, later
-    // writes of that segment are gone) instead of CORRUPTION naming the segment. Open treats
-    // every footer-less segment in the replay range as a torn tail (measureUnsealedSegments),
-    // not only the last one, and replays the following segments after the gap.
+    // BUG: a sealed WAL segment (not the newest) cut to fewer bytes than a header (0, 10 or
+    // 24 bytes) opens cleanly and reads stale values: measureUnsealedSegments records a bound
+    // of 0 for any segment shorter than a header ("created but its header never made it"),
+    // not only for the newest one, so the segment's records are dropped silently while the
+    // following segment is still replayed. Expected: CORRUPTION naming the segment.
+    // (Cuts inside the records are reported since only the newest segment may be torn.)
     func testDamagedSealedWALSegment() throws { try runMatrix({ $0.sealedWAL }, "sealed-wal") }
 
-    // BUG: the focused reproduction of the case above: a sealed segment that is followed by
-    // another segment loses its second half; open must report CORRUPTION naming it, and it
-    // silently drops the segment's records while replaying the next segment.
+    /// A sealed segment followed by another one loses its second half: CORRUPTION naming it,
+    /// never a silent gap in the log.
     func testTruncatedSealedSegmentBeforeTailIsCorruption() throws {
+        try truncatedSealedSegment(keep: { $0 / 2 })
+    }
+
+    // BUG: as above, the focused case: the sealed segment cut to 10 bytes (less than a header)
+    // is skipped silently.
+    func testSealedSegmentCutBelowHeaderIsCorruption() throws {
+        try truncatedSealedSegment(keep: { _ in 10 })
+    }
+
+    func truncatedSealedSegment(keep: (Int) -> Int) throws {
         let f = try makeFixture()
         let fs = try files(of: f.dir)
         let sealed = try XCTUnwrap(fs.sealedWAL)
@@ -292,7 +302,7 @@ final class CorruptionTests: XCTestCase {
         defer { removeDir(dir) }
         try copyDir(f.dir, to: dir)
         var data = readFile("\(dir)/\(sealed)")
-        data.removeSubrange((data.count / 2)...)
+        data.removeSubrange(keep(data.count)...)
         writeFile("\(dir)/\(sealed)", data)
         let name = String(sealed.split(separator: "/").last!)
         do {
@@ -304,7 +314,7 @@ final class CorruptionTests: XCTestCase {
                 let got = try db.get(bytes(k))
                 if got == nil && v != nil { lost += 1 } else if got != v { wrong += 1 }
             }
-            XCTFail("open of a database whose sealed segment \(name) lost half its bytes succeeded: \(lost) acknowledged keys missing, \(wrong) with a stale value, no error")
+            XCTFail("open of a database whose sealed segment \(name) was cut to \(data.count) bytes succeeded: \(lost) acknowledged keys missing, \(wrong) with a stale value, no error")
         } catch let e as ShaleError {
             XCTAssertEqual(e.status, .corruption, "\(e)")
             XCTAssertTrue(e.message.contains(name), "\(e)")

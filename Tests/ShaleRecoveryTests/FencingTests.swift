@@ -82,10 +82,8 @@ final class FencingTests: XCTestCase {
         let a = try DB.open(dir, options: smallOptions())
         for i in 0..<300 { try a.put(bytes("a\(i)"), Self.value("a", i)) }
         let b = try DB.open(dir, options: smallOptions())
-        // BUG: closing a fenced handle that has unflushed writes reports IO_ERROR "open failed
-        // for <dir>/wal/<B's live segment>: File exists (EEXIST)": close seals A's segment and
-        // tries to create the next segment id, which the new writer B already owns. Nothing is
-        // damaged (checked below), but the status should be FENCED (or OK), not an I/O error.
+        // Regression: close used to seal A's segment and create the next segment id, which B
+        // already owns, and report IO_ERROR "File exists (EEXIST)".
         do { try a.close() } catch {
             XCTAssertEqual(shaleStatus(error), .fenced, "closing the fenced handle: \(error)")
         }
@@ -223,5 +221,113 @@ extension Ledger {
             } else if ids.first! == nil { problems.append("slot \(s): acknowledged batch \(id) missing") }
         }
         return problems
+    }
+}
+
+/// The fenced writer rolls to a new WAL segment while the new writer is opening: after the new
+/// writer measured the old one's segments and before it lists them for replay. Uses the fault
+/// injector as a hook to run the old writer's put at exactly that moment.
+final class FencingRaceTests: XCTestCase {
+    override func tearDown() {
+        Syscalls.faultInjector = nil
+        super.tearDown()
+    }
+
+    func testOldWriterRollsSegmentDuringNewOpen() throws {
+        let dir = makeTempDir("fence-roll-race")
+        let crashCopy = makeTempDir("fence-roll-race-copy")
+        defer { removeDir(dir); removeDir(crashCopy) }
+        let a = try DB.open(dir, options: smallOptions())
+        // Fill A's memtable so that its next put switches to a new segment.
+        var aAcked: [Int] = []
+        var i = 0
+        repeat {
+            try a.put(bytes("a\(i)"), FencingTests.value("a", i))
+            aAcked.append(i)
+            i += 1
+            // Let earlier flushes finish so nothing else is in flight.
+            while statsField(try a.statsJSON(), "immutable_memtables") != "0" { usleep(5_000) }
+        } while Int(statsField(try a.statsJSON(), "memtable_bytes") ?? "0")! < 64 << 10
+        let segments = listDir("\(dir)/wal").compactMap { WALFormat.segmentId(fromName: "wal/" + $0) }
+        let next = try XCTUnwrap(segments.max()) + 1
+        let nextPath = "/" + WALFormat.segmentName(next)
+
+        let main = pthread_self()
+        let fired = Box(false)
+        let aBlocked = DispatchSemaphore(value: 0)
+        let releaseA = DispatchSemaphore(value: 0)
+        let releaseBg = DispatchSemaphore(value: 0)
+        let writesToNext = Box(0)
+        let aResult = Box<String>("not run")
+        let aDone = DispatchSemaphore(value: 0)
+        Syscalls.faultInjector = { call, path in
+            let onMain = pthread_equal(pthread_self(), main) != 0
+            if call == .write && path.hasSuffix(nextPath) && !onMain {
+                writesToNext.value += 1
+                if writesToNext.value == 2 {   // A's record, after the segment header
+                    aBlocked.signal()
+                    releaseA.wait()
+                }
+            }
+            if call == .link && path.contains("/manifest/") {
+                if onMain && !fired.value {
+                    // B measured the segments and is about to claim its manifest: A rolls now.
+                    fired.value = true
+                    Thread.detachNewThread {
+                        do {
+                            try a.put(bytes("a-race"), bytes("refused"))
+                            aResult.value = "ok"
+                        } catch {
+                            aResult.value = "\(error)"
+                        }
+                        aDone.signal()
+                    }
+                    if aBlocked.wait(timeout: .now() + 10) == .timedOut { print("FencingRaceTests: A never reached its record write") }
+                } else if !onMain {
+                    // A's background flush must not claim a manifest id before B.
+                    _ = releaseBg.wait(timeout: .now() + 10)
+                }
+            }
+            return nil
+        }
+        // B's memtable is large: it holds the replay and its own writes without a flush, so
+        // the WAL is still what recovery reads when B crashes.
+        var bOptions = smallOptions()
+        bOptions.memtableBytes = 16 << 20
+        let b = try DB.open(dir, options: bOptions)
+        releaseA.signal()
+        XCTAssertEqual(aDone.wait(timeout: .now() + 10), .success)
+        releaseBg.signal()
+        releaseBg.signal()
+        Syscalls.faultInjector = nil
+        XCTAssertTrue(fired.value)
+        let newest = try XCTUnwrap(listDir("\(dir)/manifest").last)
+        let bm = try readFile("\(dir)/manifest/\(newest)").withUnsafeBytes { try Manifest.decode($0, file: newest) }
+        print("FencingRaceTests: A rolled to segment \(next); B's manifest \(bm.id) bounds \(bm.walBounds.map { "\($0.segment):\($0.length)" }); wal/ = \(listDir("\(dir)/wal")); A: \(aResult.value)")
+        XCTAssertTrue(aResult.value.contains("FENCED"), "A's racing put: \(aResult.value)")
+
+        for j in 0..<20 { try b.put(bytes("b\(j)"), FencingTests.value("b", j)) }
+        for k in aAcked { XCTAssertEqual(try b.get(bytes("a\(k)")), FencingTests.value("a", k)) }
+        // B crashes now: its acknowledged writes are durable (wal_sync=always).
+        try copyDir(dir, to: crashCopy)
+        _ = try? a.close()
+        try b.close()
+
+        // BUG: the segment A created in that window (after B measured the unsealed segments,
+        // before B listed them for replay) gets no bound in B's manifest. A's refused record
+        // lands in it after B opened, with the sequence number B then uses for its own first
+        // write, so once B crashes the database no longer opens: CORRUPTION "wal/<B's
+        // segment>: sequence N is not after N".
+        let c: DB
+        do {
+            c = try DB.open(crashCopy)
+        } catch {
+            XCTFail("reopen after the new writer crashed: \(error)")
+            return
+        }
+        for k in aAcked { XCTAssertEqual(try c.get(bytes("a\(k)")), FencingTests.value("a", k), "a\(k)") }
+        for j in 0..<20 { XCTAssertEqual(try c.get(bytes("b\(j)")), FencingTests.value("b", j), "b\(j)") }
+        XCTAssertNil(try c.get(bytes("a-race")), "a put refused with FENCED reappeared after recovery")
+        try c.close()
     }
 }
