@@ -90,6 +90,38 @@ final class CrashTests: XCTestCase {
     }
 }
 
+/// The checker itself: damage the database by hand after a crash and it must notice.
+final class LedgerSelfTests: XCTestCase {
+    func testLedgerNoticesLostAndWrongWrites() throws {
+        let dir = makeTempDir("ledger")
+        let logs = makeTempDir("ledger-logs")
+        defer { removeDir(dir); removeDir(logs) }
+        let run = try WriterRun(dir: dir, mode: "mixed", seed: 42, start: 0, logDir: logs)
+        run.wait(timeout: 20) { ackCount($0) >= 60 }
+        run.killHard()
+        var ledger = Ledger()
+        ledger.absorb(run.stdoutLines)
+        var probe = ledger
+        let db = try DB.open(dir)
+        XCTAssertEqual(try probe.verify(db), [], "the undamaged database passes")
+        // Now lose one acknowledged put, tear one batch and resurrect one deleted key.
+        let put = try XCTUnwrap(ledger.present.sorted().first)
+        try db.delete(bytes("k\(put)"))
+        let slot = try XCTUnwrap(ledger.slots.keys.sorted().first)
+        try db.put(bytes("b\(slot)-3"), WriterData.batchValue(ledger.slots[slot]! + 16, 3))
+        if let gone = ledger.absent.sorted().first { try db.put(bytes("k\(gone)"), WriterData.putValue(gone)) }
+        try db.put(bytes("zzz"), bytes("stray"))
+        var damaged = ledger
+        damaged.inFlight = []
+        let problems = try damaged.verify(db)
+        XCTAssertTrue(problems.contains { $0.hasPrefix("k\(put):") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.hasPrefix("slot \(slot):") }, "\(problems)")
+        XCTAssertTrue(problems.contains { $0.contains("stray key zzz") }, "\(problems)")
+        if let gone = ledger.absent.sorted().first { XCTAssertTrue(problems.contains { $0.hasPrefix("k\(gone):") }, "\(problems)") }
+        try db.close()
+    }
+}
+
 /// SplitMix64, for the test's own random choices.
 struct SplitMix {
     var state: UInt64
