@@ -24,22 +24,24 @@ final class ModelTests: XCTestCase {
     func testModelOnMemory() throws {
         let l = TestLocation.memory("model")
         locations.append(l)
-        try runModel(location: l.location, seed: Self.seed(), operations: 20_000)
+        try runModel(location: l.location, seed: Self.seed(), operations: 12_000,
+                     extra: [("sst_target_bytes", "64KiB"), ("bloom_bits_per_key", "0")])
     }
 
     func testModelOnDirectory() throws {
         let l = TestLocation.directory("shale-model")
         locations.append(l)
-        try runModel(location: l.location, seed: Self.seed(), operations: 20_000)
+        try runModel(location: l.location, seed: Self.seed(), operations: 12_000,
+                     extra: [("sst_target_bytes", "64KiB"), ("block_bytes", "1KiB")])
     }
 
     typealias Model = [[UInt8]: [UInt8]]
 
-    func runModel(location: String, seed: UInt64, operations: Int) throws {
+    func runModel(location: String, seed: UInt64, operations: Int, extra: [(String, String)]) throws {
         print("model seed: \(seed) (\(location); replay with SHALE_TEST_SEED=\(seed))")
         var rng = SplitMix(seed)
         let opts = try makeOptions([("memtable_bytes", "64KiB"), ("l0_compaction_trigger", "3"),
-                                    ("compression", ["none", "zstd", "lz4"][Int(seed % 3)])])
+                                    ("compression", ["none", "zstd", "lz4"][Int(seed % 3)])] + extra)
         var db = try DB.open(location, options: opts)
         var model: Model = [:]
         var snapshots: [(Snapshot, Model, Int)] = []
@@ -54,7 +56,7 @@ final class ModelTests: XCTestCase {
         }
 
         func key() -> [UInt8] {
-            let n = Int.random(in: 0..<400, using: &rng)
+            let n = Int.random(in: 0..<600, using: &rng)
             // Some keys share prefixes with others and some hold binary bytes.
             switch n % 4 {
             case 0: return bytes("k\(n)")
@@ -66,9 +68,14 @@ final class ModelTests: XCTestCase {
 
         func value() -> [UInt8] {
             let size = Int.random(in: 0..<100, using: &rng) < 3 ? Int.random(in: 2000...6000, using: &rng)
-                                                             : Int.random(in: 0...200, using: &rng)
-            let b = UInt8.random(in: 0...255, using: &rng)
-            var v = [UInt8](repeating: b, count: size)
+                                                             : Int.random(in: 0...300, using: &rng)
+            // Random bytes (incompressible), so tables reach their target size.
+            var v = [UInt8](repeating: 0, count: size)
+            var x = rng.next()
+            for i in 0..<size {
+                if i & 7 == 0 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
+                v[i] = UInt8(truncatingIfNeeded: x >> ((i & 7) * 8))
+            }
             if size >= 8 { withUnsafeBytes(of: UInt64(op).littleEndian) { for i in 0..<8 { v[i] = $0[i] } } }
             return v
         }
@@ -94,7 +101,12 @@ final class ModelTests: XCTestCase {
             }
         }
 
+        var maxL1Tables = 0
         func closeAndReopen() throws {
+            if let levels = try JSONSerialization.jsonObject(with: Data(try db.statsJSON().utf8)) as? [String: Any],
+               let l = levels["levels"] as? [[String: Any]], l.count > 1, let n = l[1]["tables"] as? Int {
+                maxL1Tables = max(maxL1Tables, n)
+            }
             for s in snapshots { s.0.release() }
             snapshots = []
             flushes += try stat(db, "flushes")
@@ -177,7 +189,7 @@ final class ModelTests: XCTestCase {
             XCTFail("seed \(seed) op \(op) (\(location)): unexpected error \(error)")
             return
         }
-        print("model seed \(seed): \(operations) ops, \(model.count) live keys, \(reopens) reopens, \(flushes) flushes, \(compactions) compactions")
+        print("model seed \(seed): \(operations) ops, \(model.count) live keys, \(reopens) reopens, \(flushes) flushes, \(compactions) compactions, up to \(maxL1Tables) L1 tables")
         XCTAssertGreaterThan(flushes, 0, "seed \(seed): the run never flushed a memtable")
         XCTAssertGreaterThan(compactions, 0, "seed \(seed): the run never compacted")
     }
