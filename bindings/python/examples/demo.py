@@ -1,9 +1,11 @@
 """Shale from Python: open, write, read, scan, batch, snapshot, close, reopen; then a
-checkpoint, a reader at it, a clone and a restore (checkpoint API permitting).
+checkpoint, a reader at it, a clone and a restore.
 
     python3 demo.py [DIRECTORY]
 """
 
+import os
+import shutil
 import sys
 
 import shale
@@ -29,3 +31,23 @@ with shale.open(path) as db:
     assert db[b"fruit:apple"] == b"green"
     assert b"fruit:banana" not in db
     print("reopened: apple =", db[b"fruit:apple"], "- data survived the close")
+
+with shale.open(path) as db:
+    cp = db.checkpoint("demo", lifetime=3600)
+    db[b"fruit:apple"] = b"rotten"
+    print("checkpoint", cp.id, "named", cp.name, "expires", cp.expires)
+    with shale.Reader(path, cp) as reader:
+        print("reader at the checkpoint: apple =", reader[b"fruit:apple"])
+
+copy = path.rstrip("/") + "-clone"
+shutil.rmtree(copy, ignore_errors=True)
+shale.clone(path, cp, copy)
+with shale.open(copy) as clone_db:
+    print("clone: apple =", clone_db[b"fruit:apple"])
+
+shale.restore(path, cp)  # the database is closed here
+with shale.open(path) as db:
+    print("restored: apple =", db[b"fruit:apple"])
+print("checkpoints:", [c.name for c in shale.checkpoints(path)])
+if os.path.isdir(copy):
+    shutil.rmtree(copy)

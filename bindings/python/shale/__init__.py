@@ -5,6 +5,12 @@ with shale.open("/tmp/db", wal_sync="always") as db:
     db[b"k"] = b"v"
     for key, value in db.scan(b"a", b"z"):
         ...
+    cp = db.checkpoint("before-import", lifetime=3600)
+
+with shale.Reader("/tmp/db", cp) as r:           # exactly the checkpoint's data
+    r.get(b"k")
+shale.clone("/tmp/db", cp.id, "/tmp/copy")       # a new, independent database
+shale.restore("/tmp/db", cp)                     # roll back (the database must be closed)
 """
 
 from __future__ import annotations
@@ -12,6 +18,14 @@ from __future__ import annotations
 from ._lib import HEADER_VERSION, library_path
 from ._lib import lib as _lib_handle
 from .batch import Batch
+from .checkpoint import (
+    Checkpoint,
+    checkpoints,
+    clone,
+    delete_checkpoint,
+    refresh_checkpoint,
+    restore,
+)
 from .db import DB, open
 from .errors import (
     BusyError,
@@ -27,6 +41,7 @@ from .errors import (
     status_name,
 )
 from .iterator import ScanIterator
+from .reader import Reader
 from .snapshot import Snapshot
 
 __version__ = "0.1.0"
@@ -43,7 +58,14 @@ __all__ = [
     "Batch",
     "Snapshot",
     "ScanIterator",
+    "Checkpoint",
+    "Reader",
     "open",
+    "checkpoints",
+    "refresh_checkpoint",
+    "delete_checkpoint",
+    "restore",
+    "clone",
     "version",
     "status_name",
     "library_path",

@@ -12,10 +12,25 @@ another thread closes it. Two rules keep that from becoming a use-after-free:
 
 from __future__ import annotations
 
+import os
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
-from .errors import ClosedError
+from .errors import ClosedError, InvalidArgumentError
+
+#: A database location: a directory path (str, bytes or os.PathLike), "file:///dir" or
+#: "memory://name".
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
+def location_bytes(location: PathLike, what: str = "location") -> bytes:
+    """The location as the NUL-terminated bytes C expects. A NUL inside would silently cut
+    the string on the C side (and could name another place), so it is refused."""
+    loc = os.fspath(location)
+    raw = os.fsencode(loc) if isinstance(loc, str) else loc
+    if b"\0" in raw:
+        raise InvalidArgumentError(f"{what} contains a NUL byte: {loc!r}")
+    return raw
 
 
 def as_bytes(data: Any, what: str) -> bytes:

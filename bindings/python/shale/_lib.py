@@ -6,16 +6,16 @@ Lookup order:
   3. a SwiftPM build folder: walking up from this package, the first directory holding
      `.build/release/libshale.so` or `.build/debug/libshale.so` (the newer one when both exist).
 
-Other modules reach the C functions as attributes of `lib`. Functions added to the header
-later are declared with `declare()` by the module that wraps them (e.g. a future
-`shale/checkpoint.py`), so this file only ever lists what shale.h declares today.
+Other modules reach the C functions as attributes of `lib`. This file declares every
+function of shale.h (checkpoints, restore, clone and readers included), in header order, so
+that a library missing one fails at import with the function named.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import POINTER, c_char_p, c_int, c_size_t, c_void_p
+from ctypes import POINTER, c_char, c_char_p, c_int, c_int64, c_size_t, c_uint64, c_void_p
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
@@ -131,6 +131,37 @@ declare("shale_snapshot_release", None, [_ptr])
 declare("shale_scan", c_int, [_ptr, _ptr, _bytes, c_size_t, _bytes, c_size_t, _pptr])
 declare("shale_iter_next", c_int, [_ptr, _pptr, _psize, _pptr, _psize])
 declare("shale_iter_free", None, [_ptr])
+
+
+class CheckpointInfo(ctypes.Structure):
+    """`shale_checkpoint_info`: one entry of the array shale_checkpoint_list returns."""
+
+    _fields_ = [
+        ("id", c_char * 37),  # UUID text, NUL-terminated
+        ("name", c_char * 64),  # "" when unnamed
+        ("manifest_id", c_uint64),
+        ("sequence", c_uint64),
+        ("create_time_ms", c_int64),  # unix ms
+        ("expire_time_ms", c_int64),  # 0 = never expires
+    ]
+
+
+#: Size of the id buffer shale_checkpoint_create writes (UUID text and its NUL).
+CHECKPOINT_ID_BYTES = 37
+
+# id_out (char[37]) is passed as a ctypes string buffer; the list comes back as one block
+# (read through CheckpointInfo, then freed with shale_free).
+declare("shale_checkpoint_create", c_int, [_ptr, _cstr, c_int64, c_int, POINTER(c_char)])
+declare("shale_checkpoint_list", c_int, [_cstr, _pptr, _psize])
+declare("shale_checkpoint_refresh", c_int, [_cstr, _cstr, c_int64])
+declare("shale_checkpoint_delete", c_int, [_cstr, _cstr])
+declare("shale_restore", c_int, [_cstr, _cstr])
+declare("shale_clone", c_int, [_cstr, _cstr, _cstr])
+
+declare("shale_reader_open", c_int, [_cstr, _cstr, _pptr])
+declare("shale_reader_get", c_int, [_ptr, _bytes, c_size_t, _pptr, _psize])
+declare("shale_reader_scan", c_int, [_ptr, _bytes, c_size_t, _bytes, c_size_t, _pptr])
+declare("shale_reader_close", c_int, [_ptr])
 
 
 def copy_bytes(address: Optional[int], length: int) -> bytes:

@@ -6,18 +6,18 @@ import json
 import os
 from ctypes import byref, c_size_t, c_void_p
 from types import TracebackType
-from typing import Any, Dict, Optional, Type, TypeVar, Union, overload
+from typing import Any, Dict, List, Optional, Type, TypeVar, Union, overload
 
-from ._handle import Guard, as_bytes
+from ._handle import Guard, PathLike, as_bytes, location_bytes
 from ._lib import lib, take_buffer, take_string
 from .batch import Batch
+from .checkpoint import Checkpoint, Lifetime, checkpoints, create
 from .errors import NOT_FOUND, OK, ClosedError, check, raise_status
 from .iterator import ScanIterator
 from .snapshot import Snapshot
 
 _T = TypeVar("_T")
 
-PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 OptionValue = Union[str, bool, int]
 
 
@@ -29,11 +29,6 @@ def _option_text(key: str, value: OptionValue) -> str:
     if isinstance(value, str):
         return value
     raise TypeError(f"option {key!r} must be str, bool or int, not {type(value).__name__}")
-
-
-def _location_bytes(location: PathLike) -> bytes:
-    loc = os.fspath(location)
-    return os.fsencode(loc) if isinstance(loc, str) else loc
 
 
 class DB:
@@ -50,7 +45,7 @@ class DB:
         self._ptr: Optional[int] = None
         self._guard = Guard("database")
         self._location = os.fsdecode(os.fspath(location))
-        loc = _location_bytes(location)
+        loc = location_bytes(location)
         opts = lib.shale_options_new()
         if not opts:
             raise MemoryError("shale_options_new failed")
@@ -170,6 +165,25 @@ class DB:
     def flush(self) -> None:
         """Makes everything acknowledged so far durable on storage now."""
         self._check(lib.shale_flush)
+
+    def checkpoint(
+        self, name: Optional[str] = None, lifetime: Lifetime = None, wait: bool = True
+    ) -> Checkpoint:
+        """Creates a checkpoint holding every write acknowledged before the call.
+
+        name: at most 63 bytes of UTF-8 (names need not be unique). lifetime: seconds or a
+        timedelta; None never expires. wait=True returns once the checkpoint is on storage,
+        with its full record. wait=False returns at once a `Checkpoint` holding only `id` and
+        `name` (the other fields None): it becomes durable, and listed by `checkpoints()`, at
+        the next `flush()` or `close()`.
+        """
+        return create(self, name, lifetime, wait)
+
+    def checkpoints(self) -> List[Checkpoint]:
+        """The checkpoints of this database, in creation order (`shale.checkpoints()`)."""
+        self._guard.enter()  # ClosedError for a closed handle, like every other method
+        self._guard.exit()
+        return checkpoints(self._location)
 
     def stats(self) -> Dict[str, Any]:
         """Counters and state of the database."""
