@@ -28,6 +28,10 @@ final class ModelTests: XCTestCase {
                      extra: [("sst_target_bytes", "64KiB"), ("bloom_bits_per_key", "0")])
     }
 
+    // Known engine race: on a directory with wal_sync=interval this run can fail at random
+    // with "CLOSED: <dir>/wal/<id>.wal is closed" (seen once: seed 1363699649, op 10466, not
+    // reproducible by seed): the interval syncer fsyncs a segment that a memtable switch has
+    // just sealed and closed. See WALSyncRaceTests and CloseRaceTests.
     func testModelOnDirectory() throws {
         let l = TestLocation.directory("shale-model")
         locations.append(l)
