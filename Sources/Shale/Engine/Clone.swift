@@ -37,6 +37,7 @@ extension CheckpointAdmin {
             if dest.hasPrefix("file://") { dest = String(dest.dropFirst("file://".count)) }
             if access(dest, F_OK) == 0 { throw ShaleError.invalid("clone destination \(destination) already exists") }
             let parent = dest.contains("/") ? String(dest[..<dest.lastIndex(of: "/")!]) : "."
+            removeAbandonedStaging(in: parent.isEmpty ? "/" : parent)
             let staging = (parent.isEmpty ? "" : parent) + "/.clone-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             let store = try LocalDirectoryStore(root: staging, createIfMissing: true)
             do {
@@ -78,6 +79,15 @@ extension CheckpointAdmin {
             throw ShaleError.invalid("clone destination \(store.location) already holds a database")
         }
         try store.sync()
+    }
+
+    /// Removes staging directories of clones whose process is gone (killed mid-clone).
+    static func removeAbandonedStaging(in dir: String) {
+        for name in (try? Syscalls.listDirectory(dir)) ?? [] where name.hasPrefix(".clone-") {
+            let parts = name.split(separator: "-")
+            guard parts.count >= 3, let pid = Int32(parts[1]), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { removeTree(dir + "/" + name) }
+        }
     }
 
     /// Best-effort removal of a staging directory after a failure.

@@ -7,7 +7,8 @@ extension DB {
         let manifests = ManifestStore(store: store)
         if options.readOnly {
             guard let m = try manifests.loadLatest() else { throw ShaleError.notFound("no database at \(location)") }
-            let db = try openState(location: location, options: options, store: store, manifest: m, epoch: 0, fence: nil)
+            let db = try openState(location: location, options: options, store: store, manifest: m, epoch: 0,
+                                   fence: nil, segment: nil)
             db.stats.openTimeUs = (monotonicNs() - started) / 1000
             return db
         }
@@ -26,43 +27,54 @@ extension DB {
             m.id = previousId + 1
             m.writerEpoch = epoch
             m.createTimeMs = wallClockMs()
-            m.walBounds = try measureUnsealedSegments(store: store, manifest: m)
+            // The segments that exist now are the log to replay; claim the next id for our
+            // own first segment (created exclusively, before the manifest) so that a fenced
+            // writer rolling its segment cannot slip one in between.
+            let ids = try walSegmentIds(store)
+            m.walBounds = try measureUnsealedSegments(store: store, manifest: m, ids: ids)
+            let first = max(ids.last ?? 0, m.walReplayFrom - 1) + 1
+            let segment: WALSegmentWriter
+            do {
+                segment = try WALSegmentWriter(store: store, id: first, syncHeader: true)
+            } catch let e as ShaleError where e.status == .fenced {
+                if attempts > 50 { throw e }
+                continue
+            }
             if try manifests.tryWrite(m) {
-                let db = try openState(location: location, options: options, store: store, manifest: m, epoch: epoch, fence: fence)
+                let db = try openState(location: location, options: options, store: store, manifest: m, epoch: epoch,
+                                       fence: fence, segment: segment)
                 db.stats.openTimeUs = (monotonicNs() - started) / 1000
                 db.startBackgroundWork()
                 OpenRegistry.add(location)
                 return db
             }
+            // Another opener published first: drop our segment and start over.
+            try? segment.abandon()
+            try? store.delete(WALFormat.segmentName(first))
             if attempts > 50 { throw ShaleError.busy("\(location): could not claim the manifest (others keep writing it)") }
         }
     }
 
-    /// Records the valid length of each unsealed segment in the replay range that no manifest
-    /// has bounded yet: its writer is gone (crashed or fenced), so what is whole now is the log.
-    static func measureUnsealedSegments(store: ObjectStore, manifest m: Manifest) throws -> [WALBound] {
+    /// Records the valid length of each segment in the replay range no manifest has bounded
+    /// yet: its writer is gone (crashed or fenced), so what is whole now is the log.
+    static func measureUnsealedSegments(store: ObjectStore, manifest m: Manifest, ids: [UInt64]) throws -> [WALBound] {
         var bounds = m.walBounds.filter { $0.segment >= m.walReplayFrom }
-        let ids = try walSegmentIds(store)
-        for id in ids where id >= m.walReplayFrom && m.bound(of: id) == nil {
-            let path = WALFormat.segmentName(id)
-            let region = try store.map(path)
-            let bytes = region.bytes
-            if bytes.count < FileEnvelope.headerSize {
-                // Created but its header never made it: an empty log.
-                bounds.append(WALBound(segment: id, length: 0))
+        let kinds = try WALTail.classify(store: store, ids: ids, manifest: m)
+        for (id, (kind, region)) in kinds.sorted(by: { $0.key < $1.key }) {
+            switch kind {
+            case .sealed:
                 continue
-            }
-            if FileEnvelope.hasFooter(bytes) { continue }
-            // A segment is sealed (footer fsynced) before the next one is created, so only
-            // the newest segment may lack its footer: anywhere else that is damage.
-            let end = try WALFormat.scan(bytes, file: "\(store.location)/\(path)", limit: nil,
-                                         tolerateTornTail: id == ids.last) { _ in }
-            switch end {
-            case .clean: bounds.append(WALBound(segment: id, length: UInt64(bytes.count)))
-            case .torn(let n): bounds.append(WALBound(segment: id, length: UInt64(n)))
+            case .empty:
+                bounds.append(WALBound(segment: id, length: 0))
+            case .tail:
+                let file = "\(store.location)/\(WALFormat.segmentName(id))"
+                switch try WALFormat.scan(region.bytes, file: file, limit: nil, tolerateTornTail: true, { _ in }) {
+                case .clean: bounds.append(WALBound(segment: id, length: UInt64(region.bytes.count)))
+                case .torn(let n): bounds.append(WALBound(segment: id, length: UInt64(n)))
+                }
             }
         }
-        return bounds
+        return bounds.sorted { $0.segment < $1.segment }
     }
 
     static func walSegmentIds(_ store: ObjectStore) throws -> [UInt64] {
@@ -71,18 +83,14 @@ extension DB {
 
     /// Loads tables, replays the WAL into a memtable and opens the next WAL segment.
     private static func openState(location: String, options: Options, store: ObjectStore, manifest: Manifest,
-                                  epoch: UInt64, fence: FenceWord?) throws -> DB {
-        let state = try LoadedState.load(store: store, manifest: manifest, tolerateTornTail: epoch == 0,
-                                         memtableBytes: options.memtableBytes)
-        var wal: WALSegmentWriter? = nil
-        if epoch != 0 {
-            let nextId = max(try walSegmentIds(store).last ?? 0, manifest.walReplayFrom - 1) + 1
-            wal = try WALSegmentWriter(store: store, id: nextId, syncHeader: options.walSync != .none)
-            state.mem.walSegment = nextId
-        }
+                                  epoch: UInt64, fence: FenceWord?, segment: WALSegmentWriter?) throws -> DB {
+        // A writer replays exactly the segments before its own first one.
+        let state = try LoadedState.load(store: store, manifest: manifest, lastSegment: segment.map { $0.id - 1 },
+                                         tolerateTornTail: epoch == 0, memtableBytes: options.memtableBytes)
+        if let segment { state.mem.walSegment = segment.id }
         let db = DB(location: location, options: options, store: store, fence: fence, epoch: epoch,
                     manifest: manifest, version: state.version, tableCache: state.tableCache, mem: state.mem,
-                    lastSequence: state.lastSequence, wal: wal)
+                    lastSequence: state.lastSequence, wal: segment)
         db.stats.replayedRecords.store(state.replayedRecords, ordering: .relaxed)
         return db
     }

@@ -237,7 +237,14 @@ extension DB {
                 bgCond.wait(mutex, timeoutMs: 100)
                 continue
             }
-            try switchMemtable()
+            do {
+                try switchMemtable()
+            } catch let e as ShaleError {
+                // The old segment may be sealed with no new one to write to: stop writing
+                // until reopen, which recovers from what is durable.
+                stickyError = e
+                throw e
+            }
             return
         }
     }

@@ -24,9 +24,16 @@ extension CheckpointAdmin {
             // The state being replaced, as a checkpoint: its tree, its WAL range as measured
             // now (the fenced writer acknowledges nothing more), up to its last sequence.
             var before = current
-            before.walBounds = try DB.measureUnsealedSegments(store: store, manifest: current)
             let segments = try DB.walSegmentIds(store)
+            before.walBounds = try DB.measureUnsealedSegments(store: store, manifest: current, ids: segments)
             let lastSegment = max(segments.last ?? 0, current.walReplayFrom - 1)
+            // Claim the next segment id (an empty segment, created exclusively) so a fenced
+            // writer cannot roll into the range the restored state will replay.
+            do {
+                try WALSegmentWriter(store: store, id: lastSegment + 1, syncHeader: true).abandon()
+            } catch let e as ShaleError where e.status == .fenced {
+                continue
+            }
             let beforeState = try LoadedState.load(store: store, manifest: before, tolerateTornTail: false, memtableBytes: 1 << 20)
 
             // The restored state, with its WAL writes turned into tables so the new version
@@ -34,9 +41,6 @@ extension CheckpointAdmin {
             let pinned = try manifests.load(target.manifestId)
             let state = try LoadedState.load(store: store, manifest: pinned, upTo: target.sequence, lastSegment: target.walTo,
                                              tolerateTornTail: true, memtableBytes: 1 << 20)
-            var next = pinned
-            next.nextTableNumber = max(current.nextTableNumber, pinned.nextTableNumber)
-            let tables = try writeTables(of: state.mem, to: store, epoch: epoch, counter: &next.nextTableNumber)
 
             // The pre-restore checkpoint pins a copy of the current version that carries the
             // measured WAL bounds, written first; the restored version follows it.
@@ -44,12 +48,17 @@ extension CheckpointAdmin {
             before.id = current.id + 1
             before.writerEpoch = epoch
             before.createTimeMs = now
-            before.nextTableNumber = next.nextTableNumber
+            before.nextTableNumber = max(current.nextTableNumber, pinned.nextTableNumber)
             let pre = CheckpointEntry(id: CheckpointId.random(), name: "pre-restore-\(now)", manifestId: before.id,
                                       sequence: beforeState.lastSequence, createTimeMs: now, expireTimeMs: 0,
                                       walFrom: before.walReplayFrom, walTo: lastSegment, formatVersion: Manifest.formatVersion)
             before.checkpoints.append(pre)
+            // Published first, so the epoch is taken before any file of ours carries it.
             guard try manifests.tryWrite(before) else { continue }
+
+            var next = pinned
+            next.nextTableNumber = before.nextTableNumber
+            let tables = try writeTables(of: state.mem, to: store, epoch: epoch, counter: &next.nextTableNumber)
 
             next.id = before.id + 1
             next.writerEpoch = epoch

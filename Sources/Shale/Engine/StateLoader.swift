@@ -14,8 +14,9 @@ struct LoadedState {
     /// - Parameters:
     ///   - upTo: replay only writes with sequence <= this (a checkpoint's sequence).
     ///   - lastSegment: replay no segment after this one.
-    ///   - tolerateTornTail: a damaged last record of an unbounded, unsealed segment ends
-    ///     the log (a reader beside a live writer, a read-only open after a crash).
+    ///   - tolerateTornTail: a damaged last record of the tail segment (see `WALTail`) ends
+    ///     the log (a reader beside a live writer, a read-only open after a crash). Without
+    ///     it the tail is read strictly: a writer's open has bounded it already.
     static func load(store: ObjectStore, manifest: Manifest, upTo: UInt64? = nil, lastSegment: UInt64? = nil,
                      tolerateTornTail: Bool, memtableBytes: Int) throws -> LoadedState {
         var cache: [UInt64: TableHandle] = [:]
@@ -26,17 +27,24 @@ struct LoadedState {
         var segments = allSegments.filter { $0 >= manifest.walReplayFrom }
         if let lastSegment { segments = segments.filter { $0 <= lastSegment } }
         let mem = MemTable(walSegment: segments.last ?? (manifest.walReplayFrom - 1), capacity: memtableBytes)
+        let kinds = try WALTail.classify(store: store, ids: allSegments, manifest: manifest)
         var replayed: UInt64 = 0
         replay: for id in segments {
             let path = WALFormat.segmentName(id)
             let file = "\(store.location)/\(path)"
-            let limit = manifest.bound(of: id)
+            var limit = manifest.bound(of: id)
+            var tolerant = false
+            if limit == nil, let (kind, _) = kinds[id] {
+                switch kind {
+                case .empty: limit = 0
+                case .tail: tolerant = tolerateTornTail
+                case .sealed: break
+                }
+            }
             if limit == 0 { continue }
-            let region = try store.map(path)
+            let region = try kinds[id]?.1 ?? store.map(path)
             var reachedLimit = false
-            // Only the newest segment can end in a torn write (see measureUnsealedSegments).
-            try WALFormat.scan(region.bytes, file: file, limit: limit,
-                               tolerateTornTail: tolerateTornTail && id == allSegments.last) { rec in
+            try WALFormat.scan(region.bytes, file: file, limit: limit, tolerateTornTail: tolerant) { rec in
                 if reachedLimit { return }
                 if let upTo, rec.firstSequence > upTo {
                     reachedLimit = true

@@ -43,8 +43,15 @@ struct TableWriter {
         guard let b = builder, var m = meta else { return }
         let bytes = try b.finish()
         m.fileBytes = UInt64(bytes.count)
-        guard try store.putIfAbsent(m.path, bytes) else {
-            throw ShaleError.fenced("\(store.location)/\(m.path) already exists: another writer owns this database")
+        // An id can be taken by an orphan of an operation that died before publishing its
+        // manifest under the same epoch: move on to the next id.
+        var attempts = 0
+        while try !store.putIfAbsent(m.path, bytes) {
+            attempts += 1
+            if attempts > 1000 {
+                throw ShaleError.fenced("\(store.location)/\(m.path) already exists: another writer owns this database")
+            }
+            m.id = nextId()
         }
         outputs.append(m)
         builder = nil

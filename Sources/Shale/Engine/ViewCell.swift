@@ -6,35 +6,40 @@ import Glibc
 /// the stripe its thread hashes to, so readers on different threads do not contend for one
 /// lock (or one cache line); publishing a new view updates every stripe.
 final class ViewCell: @unchecked Sendable {
+    private final class Stripe {
+        let lock = Lock()
+        var view: ReadView
+        init(_ v: ReadView) { view = v }
+    }
+
     private static let stripeCount = 16
-    private let locks: [Lock]
-    private var views: [ReadView]
+    /// Never mutated after init: only each stripe's `view` changes, under its lock.
+    private let stripes: [Stripe]
 
     init(_ v: ReadView) {
-        locks = (0..<Self.stripeCount).map { _ in Lock() }
-        views = Array(repeating: v, count: Self.stripeCount)
+        stripes = (0..<Self.stripeCount).map { _ in Stripe(v) }
     }
 
     @inline(__always)
     private static func stripe() -> Int {
-        let t = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(bitPattern: UInt(pthread_self()))))
+        let t = UInt(pthread_self())
         return Int(truncatingIfNeeded: (t >> 12) ^ (t >> 20)) & (stripeCount - 1)
     }
 
     @inline(__always)
     func load() -> ReadView {
-        let i = Self.stripe()
-        locks[i].lock()
-        let v = views.withUnsafeBufferPointer { $0[i] }
-        locks[i].unlock()
+        let s = stripes[Self.stripe()]
+        s.lock.lock()
+        let v = s.view
+        s.lock.unlock()
         return v
     }
 
     func store(_ v: ReadView) {
-        for i in 0..<Self.stripeCount {
-            locks[i].lock()
-            views.withUnsafeMutableBufferPointer { $0[i] = v }
-            locks[i].unlock()
+        for s in stripes {
+            s.lock.lock()
+            s.view = v
+            s.lock.unlock()
         }
     }
 }

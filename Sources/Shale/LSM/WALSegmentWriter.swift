@@ -5,6 +5,8 @@ public final class WALSegmentWriter: @unchecked Sendable {
     public let id: UInt64
     let file: AppendableFile
     let path: String
+    /// Guards the file against being closed (by `seal`) while the interval syncer fsyncs it.
+    private let fileLock = Lock()
     private var bodyCRC: UInt32 = 0
     private var bodyLength: UInt64 = 0
     private(set) var sealed = false
@@ -37,12 +39,28 @@ public final class WALSegmentWriter: @unchecked Sendable {
         bodyLength += UInt64(bytes.count)
     }
 
-    func sync() throws { try file.sync() }
+    func sync() throws {
+        fileLock.lock()
+        defer { fileLock.unlock() }
+        // A sealed segment was fsynced when it was sealed.
+        if sealed { return }
+        try file.sync()
+    }
+
+    /// Closes a segment that will never be written (its opener lost the manifest race).
+    func abandon() throws {
+        fileLock.lock()
+        defer { fileLock.unlock() }
+        sealed = true
+        try file.close()
+    }
 
     /// Appends the footer and fsyncs it (whatever the sync policy: recovery relies on every
     /// segment but the newest having its footer). From now on any damage in this segment is
     /// corruption.
     func seal() throws {
+        fileLock.lock()
+        defer { fileLock.unlock() }
         guard !sealed else { return }
         let footer = FileEnvelope.footer(bodyLength: bodyLength, bodyCRC: bodyCRC)
         try footer.withUnsafeBytes { try file.append($0) }
