@@ -24,7 +24,12 @@ public enum CheckpointAdmin {
     }
 
     static func list(store: ObjectStore) throws -> [CheckpointEntry] {
-        try latest(store).checkpoints.sorted { ($0.createTimeMs, $0.idText) < ($1.createTimeMs, $1.idText) }
+        // Creation order: by create time, then sequence; entries written later by the
+        // background thread (created without waiting) sort back into place. Full ties keep
+        // manifest order.
+        try latest(store).checkpoints.enumerated().sorted {
+            ($0.element.createTimeMs, $0.element.sequence, $0.offset) < ($1.element.createTimeMs, $1.element.sequence, $1.offset)
+        }.map(\.element)
     }
 
     /// Sets a new lifetime (0 = never expires) counted from now.

@@ -37,7 +37,14 @@ extension DB {
     /// manifest version, which it pins. Returns the entry as written.
     @discardableResult
     func writeCheckpoint(_ e: CheckpointEntry) throws -> CheckpointEntry {
-        try syncWAL()
+        // Every write up to the entry's sequence is appended already (it was acknowledged),
+        // in the live segment or in sealed (fsynced) ones: fsync the live segment directly.
+        // Not through the commit queue, whose leader may be stalled waiting for this very
+        // background thread to flush.
+        if let segment = mutex.withLock({ wal }) {
+            try segment.sync()
+            stats.walSyncs.wrappingIncrement(ordering: .relaxed)
+        }
         var written = e
         try installManifest { m in
             written.manifestId = m.id

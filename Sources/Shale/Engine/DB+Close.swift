@@ -26,8 +26,9 @@ extension DB {
             while bgBusy { bgCond.wait(mutex, timeoutMs: 50) }
             closing = true
             if firstError == nil { firstError = stickyError ?? bgError }
-            if let segment = wal, stickyError == nil, !segment.sealed {
-                do { try segment.sync() } catch let e as ShaleError { if firstError == nil { firstError = e } } catch {}
+            // Seal the live segment: a clean close leaves no footer-less segment behind.
+            if let segment = wal, stickyError == nil {
+                do { try segment.seal() } catch let e as ShaleError { if firstError == nil { firstError = e } } catch {}
             }
             bgCond.broadcast()
             mutex.unlock()

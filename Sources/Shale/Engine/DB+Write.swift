@@ -35,11 +35,6 @@ extension DB {
     /// Makes every acknowledged write durable now.
     public func flushWAL() throws {
         try checkOpen()
-        try syncWAL()
-    }
-
-    /// `flushWAL` for internal callers, which also run while the handle closes.
-    func syncWAL() throws {
         var w = PendingWrite(kind: .syncOnly, forceSync: true)
         try commit(&w)
     }

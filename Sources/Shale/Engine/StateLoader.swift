@@ -27,7 +27,10 @@ struct LoadedState {
         var segments = allSegments.filter { $0 >= manifest.walReplayFrom }
         if let lastSegment { segments = segments.filter { $0 <= lastSegment } }
         let mem = MemTable(walSegment: segments.last ?? (manifest.walReplayFrom - 1), capacity: memtableBytes)
-        let kinds = try WALTail.classify(store: store, ids: allSegments, manifest: manifest)
+        // The tail is judged within the range being read: a checkpoint's last segment may
+        // have been live (footer-less) when the checkpoint was taken.
+        let kinds = try WALTail.classify(store: store, ids: allSegments.filter { $0 <= (lastSegment ?? .max) },
+                                         manifest: manifest)
         var replayed: UInt64 = 0
         replay: for id in segments {
             let path = WALFormat.segmentName(id)
