@@ -8,10 +8,10 @@ import Glibc
 /// is fully written before the release-store that links it in.
 ///
 /// Node layout (8-byte aligned):
-///   ikeyLen u32 | valueLen u32 | height u32 | pad u32 | key prefix u64 | next[height] (8 bytes
-///   each) | internal key (user key + 8-byte trailer) | value
-/// The key prefix (first 8 key bytes as a big-endian number, zero-padded) decides most
-/// comparisons during a search without touching the key bytes: one cache line less per hop.
+///   ikeyLen u32 | valueLen u32 | height u32 | pad u32 | key prefix 2 x u64 | next[height]
+///   (8 bytes each) | internal key (user key + 8-byte trailer) | value
+/// The key prefix (first 16 key bytes as two big-endian numbers, zero-padded) decides most
+/// comparisons during a search without touching the key bytes.
 public final class MemTable: @unchecked Sendable {
     static let maxHeight = 12
     private let arena: Arena
@@ -32,12 +32,13 @@ public final class MemTable: @unchecked Sendable {
         self.walSegment = walSegment
         arena = Arena(blockSize: min(4 << 20, max(64 << 10, capacity / 8)))
         rng = UInt64.random(in: 1...UInt64.max)
-        head = arena.allocate(24 + 8 * Self.maxHeight)
+        head = arena.allocate(32 + 8 * Self.maxHeight)
         head.storeBytes(of: UInt32(0), toByteOffset: 0, as: UInt32.self)
         head.storeBytes(of: UInt32(0), toByteOffset: 4, as: UInt32.self)
         head.storeBytes(of: UInt32(Self.maxHeight), toByteOffset: 8, as: UInt32.self)
         head.storeBytes(of: UInt64(0), toByteOffset: 16, as: UInt64.self)
-        for i in 0..<Self.maxHeight { head.storeBytes(of: 0, toByteOffset: 24 + 8 * i, as: Int.self) }
+        head.storeBytes(of: UInt64(0), toByteOffset: 24, as: UInt64.self)
+        for i in 0..<Self.maxHeight { head.storeBytes(of: 0, toByteOffset: 32 + 8 * i, as: Int.self) }
     }
 
     deinit { insertScratch.deallocate() }
@@ -55,7 +56,7 @@ public final class MemTable: @unchecked Sendable {
     @inline(__always) static func height(_ n: UnsafeMutableRawPointer) -> Int { Int(n.load(fromByteOffset: 8, as: UInt32.self)) }
 
     @inline(__always) static func nextSlot(_ n: UnsafeMutableRawPointer, _ level: Int) -> UnsafeAtomic<Int> {
-        UnsafeAtomic<Int>(at: (n + 24 + 8 * level).assumingMemoryBound(to: Int.AtomicRepresentation.self))
+        UnsafeAtomic<Int>(at: (n + 32 + 8 * level).assumingMemoryBound(to: Int.AtomicRepresentation.self))
     }
 
     @inline(__always) static func next(_ n: UnsafeMutableRawPointer, _ level: Int) -> UnsafeMutableRawPointer? {
@@ -63,28 +64,36 @@ public final class MemTable: @unchecked Sendable {
     }
 
     @inline(__always) static func internalKey(_ n: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: n + 24 + 8 * height(n), count: ikeyLen(n))
+        UnsafeRawBufferPointer(start: n + 32 + 8 * height(n), count: ikeyLen(n))
     }
 
     @inline(__always) static func value(_ n: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: n + 24 + 8 * height(n) + ikeyLen(n), count: valueLen(n))
+        UnsafeRawBufferPointer(start: n + 32 + 8 * height(n) + ikeyLen(n), count: valueLen(n))
     }
 
-    /// The first 8 bytes of a key as a big-endian number, zero-padded: comparing two prefixes
-    /// as numbers orders them like their bytes.
+    /// The first 16 bytes of a key as two big-endian numbers, zero-padded: comparing them as
+    /// numbers orders them like their bytes.
     @inline(__always)
-    static func prefix(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        if key.count >= 8 { return UInt64(bigEndian: key.loadUnaligned(as: UInt64.self)) }
-        var p: UInt64 = 0
-        for i in 0..<key.count { p |= UInt64(key[i]) << (56 - 8 * UInt64(i)) }
-        return p
+    static func prefix(_ key: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
+        if key.count >= 16 {
+            return (UInt64(bigEndian: key.loadUnaligned(as: UInt64.self)),
+                    UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
+        var p1: UInt64 = 0
+        var p2: UInt64 = 0
+        for i in 0..<key.count {
+            if i < 8 { p1 |= UInt64(key[i]) << (56 - 8 * UInt64(i)) } else { p2 |= UInt64(key[i]) << (56 - 8 * UInt64(i - 8)) }
+        }
+        return (p1, p2)
     }
 
     /// Compares a node's internal key with (userKey, trailer), whose prefix is `keyPrefix`.
     @inline(__always)
-    static func compare(_ n: UnsafeMutableRawPointer, _ userKey: UnsafeRawBufferPointer, _ keyPrefix: UInt64, _ trailer: UInt64) -> Int {
-        let np = n.load(fromByteOffset: 16, as: UInt64.self)
-        if np != keyPrefix { return np < keyPrefix ? -1 : 1 }
+    static func compare(_ n: UnsafeMutableRawPointer, _ userKey: UnsafeRawBufferPointer, _ keyPrefix: (UInt64, UInt64), _ trailer: UInt64) -> Int {
+        let n1 = n.load(fromByteOffset: 16, as: UInt64.self)
+        if n1 != keyPrefix.0 { return n1 < keyPrefix.0 ? -1 : 1 }
+        let n2 = n.load(fromByteOffset: 24, as: UInt64.self)
+        if n2 != keyPrefix.1 { return n2 < keyPrefix.1 ? -1 : 1 }
         let ik = internalKey(n)
         let c = compareBytes(InternalKey.userKey(ik), userKey)
         if c != 0 { return c }
@@ -128,13 +137,15 @@ public final class MemTable: @unchecked Sendable {
         let trailer = InternalKey.trailer(seq, kind)
         let h = randomHeight()
         let ikeyLen = key.count + 8
-        let size = 24 + 8 * h + ikeyLen + value.count
+        let size = 32 + 8 * h + ikeyLen + value.count
         let n = arena.allocate(size)
         n.storeBytes(of: UInt32(ikeyLen), toByteOffset: 0, as: UInt32.self)
         n.storeBytes(of: UInt32(value.count), toByteOffset: 4, as: UInt32.self)
         n.storeBytes(of: UInt32(h), toByteOffset: 8, as: UInt32.self)
-        n.storeBytes(of: Self.prefix(key), toByteOffset: 16, as: UInt64.self)
-        let keyAt = n + 24 + 8 * h
+        let (p1, p2) = Self.prefix(key)
+        n.storeBytes(of: p1, toByteOffset: 16, as: UInt64.self)
+        n.storeBytes(of: p2, toByteOffset: 24, as: UInt64.self)
+        let keyAt = n + 32 + 8 * h
         if key.count > 0 { keyAt.copyMemory(from: key.baseAddress!, byteCount: key.count) }
         (keyAt + key.count).storeBytes(of: trailer.littleEndian, as: UInt64.self)
         if value.count > 0 { (keyAt + ikeyLen).copyMemory(from: value.baseAddress!, byteCount: value.count) }
