@@ -36,6 +36,7 @@ with shale.open(path) as db:
     cp = db.checkpoint("demo", lifetime=3600)
     db[b"fruit:apple"] = b"rotten"
     print("checkpoint", cp.id, "named", cp.name, "expires", cp.expires)
+    print("after the checkpoint: apple =", db[b"fruit:apple"])
     with shale.Reader(path, cp) as reader:
         print("reader at the checkpoint: apple =", reader[b"fruit:apple"])
 
