@@ -113,15 +113,8 @@ public func shale_reader_get(_ r: OpaquePointer?, _ key: UnsafeRawPointer?, _ kl
     val?.pointee = nil
     vlen?.pointee = 0
     return run {
-        let h = try handle(r, ReaderHandle.self, "reader")
-        guard let val, let vlen else { throw invalid("value out-pointer is NULL") }
-        let found = try h.reader.get(try bytes(key, klen, "key")) { v -> (UnsafeMutableRawPointer, Int) in
-            (try mallocCopy(v), v.count)
-        }
-        guard let (p, n) = found else { return ShaleStatus.notFound.rawValue }
-        val.pointee = p
-        vlen.pointee = n
-        return 0
+        let reader = try handle(r, ReaderHandle.self, "reader").reader
+        return try getInto(key, klen, val, vlen) { k, copy in try reader.get(k, copy) }
     }
 }
 

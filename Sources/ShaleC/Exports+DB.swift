@@ -48,18 +48,24 @@ public func shale_delete(_ db: OpaquePointer?, _ key: UnsafeRawPointer?, _ klen:
     }
 }
 
-/// Shared by shale_get and shale_snapshot_get.
-func getInto(_ db: DB, _ snapshot: Snapshot?, _ key: UnsafeRawPointer?, _ klen: Int,
-             _ val: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ vlen: UnsafeMutablePointer<Int>?) throws -> Int32 {
+/// The body of every get export: runs `lookup`, which hands the value to its closure, and
+/// returns the copy through (val, vlen); NOT_FOUND when absent.
+func getInto(_ key: UnsafeRawPointer?, _ klen: Int,
+             _ val: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ vlen: UnsafeMutablePointer<Int>?,
+             _ lookup: (UnsafeRawBufferPointer, (UnsafeRawBufferPointer) throws -> (UnsafeMutableRawPointer, Int)) throws
+                -> (UnsafeMutableRawPointer, Int)?) throws -> Int32 {
     guard let val, let vlen else { throw invalid("value out-pointer is NULL") }
-    let k = try bytes(key, klen, "key")
-    let found = try db.get(k, snapshot: snapshot) { v -> (UnsafeMutableRawPointer, Int) in
-        (try mallocCopy(v), v.count)
-    }
+    let found = try lookup(try bytes(key, klen, "key")) { v in (try mallocCopy(v), v.count) }
     guard let (p, n) = found else { return ShaleStatus.notFound.rawValue }
     val.pointee = p
     vlen.pointee = n
     return 0
+}
+
+/// shale_get and shale_snapshot_get.
+func getInto(_ db: DB, _ snapshot: Snapshot?, _ key: UnsafeRawPointer?, _ klen: Int,
+             _ val: UnsafeMutablePointer<UnsafeMutableRawPointer?>?, _ vlen: UnsafeMutablePointer<Int>?) throws -> Int32 {
+    try getInto(key, klen, val, vlen) { k, copy in try db.get(k, snapshot: snapshot, copy) }
 }
 
 @c @implementation

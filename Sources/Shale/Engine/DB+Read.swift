@@ -22,29 +22,17 @@ extension DB {
     static func lookup<T>(_ key: UnsafeRawBufferPointer, seq: UInt64, in v: ReadView,
                           _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T? {
         var result: T? = nil
-        if let decided = try v.mem.get(key, snapshot: seq, { kind, _, value -> Bool in
+        // Any version of the key settles the lookup: a value is handed to `body`.
+        func settle(_ kind: EntryKind, _: UInt64, _ value: UnsafeRawBufferPointer) throws -> Bool {
             if kind == .value { result = try body(value) }
             return true
-        }), decided { return result }
-        for m in v.imms {
-            if let decided = try m.get(key, snapshot: seq, { kind, _, value -> Bool in
-                if kind == .value { result = try body(value) }
-                return true
-            }), decided { return result }
         }
+        if try v.mem.get(key, snapshot: seq, settle) != nil { return result }
+        for m in v.imms where try m.get(key, snapshot: seq, settle) != nil { return result }
         let levels = v.version.levels
-        for t in levels[0] {
-            if let decided = try t.reader.get(key, snapshot: seq, { kind, _, value -> Bool in
-                if kind == .value { result = try body(value) }
-                return true
-            }), decided { return result }
-        }
+        for t in levels[0] where try t.reader.get(key, snapshot: seq, settle) != nil { return result }
         for level in levels.dropFirst() {
-            guard let t = tableCovering(key, in: level) else { continue }
-            if let decided = try t.reader.get(key, snapshot: seq, { kind, _, value -> Bool in
-                if kind == .value { result = try body(value) }
-                return true
-            }), decided { return result }
+            if let t = tableCovering(key, in: level), try t.reader.get(key, snapshot: seq, settle) != nil { return result }
         }
         return nil
     }
