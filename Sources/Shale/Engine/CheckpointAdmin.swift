@@ -108,7 +108,8 @@ extension CheckpointAdmin {
         // The sequence is measured first: whatever later manifest the entry lands in, its tables
         // plus its WAL from the replay position hold every write up to that sequence.
         let seen = try latest(store)
-        let state = try LoadedState.load(store: store, manifest: seen, tolerateTornTail: true, memtableBytes: 1 << 20)
+        let state = try LoadedState.load(store: store, manifest: seen, tolerateTornTail: true, memtableBytes: 1 << 20,
+                                         readOnly: true)
         let walTo = max(state.segments.last ?? 0, seen.walReplayFrom)
         let now = wallClockMs()
         var entry = CheckpointEntry(id: CheckpointId.random(), name: name, manifestId: 0, sequence: state.lastSequence,

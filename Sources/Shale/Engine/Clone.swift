@@ -49,7 +49,7 @@ extension CheckpointAdmin {
                     if !linked { try store.put(t.path, try src.get(t.path)) }
                 }
                 try Syscalls.fsyncDirectory(staging + "/sst")
-                try finishClone(into: store, manifest: &m, mem: reader.view.mem, epoch: epoch)
+                try finishClone(into: store, manifest: &m, view: reader.view, epoch: epoch)
                 try Syscalls.rename(staging, dest)
                 try Syscalls.fsyncDirectory(parent.isEmpty ? "/" : parent)
             } catch {
@@ -68,12 +68,12 @@ extension CheckpointAdmin {
                 throw ShaleError.invalid("clone destination \(destination) already has \(t.path)")
             }
         }
-        try finishClone(into: dst, manifest: &m, mem: reader.view.mem, epoch: epoch)
+        try finishClone(into: dst, manifest: &m, view: reader.view, epoch: epoch)
     }
 
     /// Writes the WAL part of the state as tables and the clone's first manifest.
-    private static func finishClone(into store: ObjectStore, manifest m: inout Manifest, mem: MemTable, epoch: UInt64) throws {
-        let tables = try writeTables(of: mem, to: store, epoch: epoch, counter: &m.nextTableNumber)
+    private static func finishClone(into store: ObjectStore, manifest m: inout Manifest, view: ReadView, epoch: UInt64) throws {
+        let tables = try writeTables(of: view, to: store, epoch: epoch, counter: &m.nextTableNumber)
         m.levels[0].insert(contentsOf: tables, at: 0)
         guard try ManifestStore(store: store).tryWrite(m) else {
             throw ShaleError.invalid("clone destination \(store.location) already holds a database")

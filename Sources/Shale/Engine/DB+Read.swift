@@ -29,6 +29,7 @@ extension DB {
         }
         if try v.mem.get(key, snapshot: seq, settle) != nil { return result }
         for m in v.imms where try m.get(key, snapshot: seq, settle) != nil { return result }
+        for r in v.runs where try r.get(key, snapshot: seq, settle) != nil { return result }
         let levels = v.version.levels
         for t in levels[0] where try t.reader.get(key, snapshot: seq, settle) != nil { return result }
         for level in levels.dropFirst() {

@@ -112,6 +112,7 @@ public final class DBIterator {
         self.owner = owner
         var children: [InternalIterator] = [view.mem.makeIterator()]
         for m in view.imms { children.append(m.makeIterator()) }
+        for r in view.runs { children.append(r.makeIterator()) }
         for t in view.version.levels[0] { children.append(t.reader.makeIterator()) }
         for level in view.version.levels.dropFirst() where !level.isEmpty { children.append(LevelIterator(level)) }
         merged = MergingIterator(children)

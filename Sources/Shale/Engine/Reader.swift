@@ -23,10 +23,11 @@ public final class Reader: @unchecked Sendable {
                     let c = try CheckpointAdmin.find(latest, id: checkpointId, location: location)
                     let pinned = try manifests.load(c.manifestId)
                     let state = try LoadedState.load(store: store, manifest: pinned, upTo: c.sequence, lastSegment: c.walTo,
-                                                     tolerateTornTail: true, memtableBytes: 1 << 20)
+                                                     tolerateTornTail: true, memtableBytes: 1 << 20, readOnly: true)
                     return Reader(location: location, checkpoint: c, state: state)
                 }
-                let state = try LoadedState.load(store: store, manifest: latest, tolerateTornTail: true, memtableBytes: 1 << 20)
+                let state = try LoadedState.load(store: store, manifest: latest, tolerateTornTail: true,
+                                                 memtableBytes: 1 << 20, readOnly: true)
                 return Reader(location: location, checkpoint: nil, state: state)
             } catch let e as ShaleError where e.status == .notFound && !e.message.contains("checkpoint") && !e.message.contains("no database") {
                 lastError = e
@@ -40,7 +41,7 @@ public final class Reader: @unchecked Sendable {
         self.location = location
         self.checkpoint = checkpoint
         self.sequence = state.lastSequence
-        self.view = ReadView(mem: state.mem, imms: [], version: state.version)
+        self.view = ReadView(mem: state.mem, imms: [], runs: state.run.map { [$0] } ?? [], version: state.version)
     }
 
     func checkOpen() throws {

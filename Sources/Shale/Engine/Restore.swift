@@ -34,13 +34,14 @@ extension CheckpointAdmin {
             } catch let e as ShaleError where e.status == .fenced {
                 continue
             }
-            let beforeState = try LoadedState.load(store: store, manifest: before, tolerateTornTail: false, memtableBytes: 1 << 20)
+            let beforeState = try LoadedState.load(store: store, manifest: before, tolerateTornTail: false,
+                                                   memtableBytes: 1 << 20, readOnly: true)
 
             // The restored state, with its WAL writes turned into tables so the new version
             // needs no WAL at all.
             let pinned = try manifests.load(target.manifestId)
             let state = try LoadedState.load(store: store, manifest: pinned, upTo: target.sequence, lastSegment: target.walTo,
-                                             tolerateTornTail: true, memtableBytes: 1 << 20)
+                                             tolerateTornTail: true, memtableBytes: 1 << 20, readOnly: true)
 
             // The pre-restore checkpoint pins a copy of the current version that carries the
             // measured WAL bounds, written first; the restored version follows it.
@@ -58,7 +59,8 @@ extension CheckpointAdmin {
 
             var next = pinned
             next.nextTableNumber = before.nextTableNumber
-            let tables = try writeTables(of: state.mem, to: store, epoch: epoch, counter: &next.nextTableNumber)
+            let loaded = ReadView(mem: state.mem, imms: [], runs: state.run.map { [$0] } ?? [], version: state.version)
+            let tables = try writeTables(of: loaded, to: store, epoch: epoch, counter: &next.nextTableNumber)
 
             next.id = before.id + 1
             next.writerEpoch = epoch
@@ -75,19 +77,22 @@ extension CheckpointAdmin {
         throw ShaleError.busy("\(location): the manifest keeps changing; try the restore again")
     }
 
-    /// Writes a memtable's entries as tables (ids carry `epoch`), returning their records.
-    static func writeTables(of mem: MemTable, to store: ObjectStore, epoch: UInt64, counter: inout UInt64) throws -> [TableMeta] {
-        if mem.isEmpty { return [] }
+    /// Writes the WAL writes of a loaded view (its memtable and sorted runs) as tables (ids
+    /// carry `epoch`), returning their records.
+    static func writeTables(of view: ReadView, to store: ObjectStore, epoch: UInt64, counter: inout UInt64) throws -> [TableMeta] {
+        if view.mem.isEmpty && view.runs.allSatisfy({ $0.isEmpty }) { return [] }
+        let it = MergingIterator([view.mem.makeIterator()] + view.runs.map { $0.makeIterator() })
+        try it.seekToFirst()
         var n = counter
         var writer = TableWriter(store: store, options: TableOptions(), targetBytes: 64 << 20) {
             defer { n += 1 }
             return (epoch << 40) | (n & ((1 << 40) - 1))
         }
-        let it = mem.makeIterator()
-        it.seekToFirst()
+        // Only the newest version of each key matters to the new database.
+        var filter = VersionFilter(snapshots: [], dropTombstones: false)
         while it.isValid {
-            try writer.add(it.key, it.value)
-            it.next()
+            if filter.keep(it.key) { try writer.add(it.key, it.value) }
+            try it.next()
         }
         try writer.finishTable()
         counter = n

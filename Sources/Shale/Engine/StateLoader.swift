@@ -5,7 +5,9 @@ struct LoadedState {
     let manifest: Manifest
     let version: Version
     let tableCache: [UInt64: TableHandle]
+    /// The WAL writes: in `mem` for a writer, in `run` (sorted once) for read-only loads.
     let mem: MemTable
+    let run: SortedRun?
     let lastSequence: UInt64
     /// WAL segments that were replayed, ascending.
     let segments: [UInt64]
@@ -17,8 +19,9 @@ struct LoadedState {
     ///   - tolerateTornTail: a damaged last record of the tail segment (see `WALTail`) ends
     ///     the log (a reader beside a live writer, a read-only open after a crash). Without
     ///     it the tail is read strictly: a writer's open has bounded it already.
+    ///   - readOnly: load the WAL writes into a `SortedRun` instead of the memtable.
     static func load(store: ObjectStore, manifest: Manifest, upTo: UInt64? = nil, lastSegment: UInt64? = nil,
-                     tolerateTornTail: Bool, memtableBytes: Int) throws -> LoadedState {
+                     tolerateTornTail: Bool, memtableBytes: Int, readOnly: Bool = false) throws -> LoadedState {
         var cache: [UInt64: TableHandle] = [:]
         let version = try Version.open(manifest, store: store, cache: &cache)
         var lastSeq = manifest.flushedSequence
@@ -26,7 +29,8 @@ struct LoadedState {
         let allSegments = try DB.walSegmentIds(store)
         var segments = allSegments.filter { $0 >= manifest.walReplayFrom }
         if let lastSegment { segments = segments.filter { $0 <= lastSegment } }
-        let mem = MemTable(walSegment: segments.last ?? (manifest.walReplayFrom - 1), capacity: memtableBytes)
+        let mem = MemTable(walSegment: segments.last ?? (manifest.walReplayFrom - 1), capacity: readOnly ? 64 << 10 : memtableBytes)
+        let run: SortedRun? = readOnly ? SortedRun() : nil
         // The tail is judged within the range being read: a checkpoint's last segment may
         // have been live (footer-less) when the checkpoint was taken.
         let kinds = try WALTail.classify(store: store, ids: allSegments.filter { $0 <= (lastSegment ?? .max) },
@@ -46,6 +50,7 @@ struct LoadedState {
             }
             if limit == 0 { continue }
             let region = try kinds[id]?.1 ?? store.map(path)
+            run?.retain(region)
             var reachedLimit = false
             try WALFormat.scan(region.bytes, file: file, limit: limit, tolerateTornTail: tolerant) { rec in
                 if reachedLimit { return }
@@ -58,7 +63,9 @@ struct LoadedState {
                 }
                 var seq = rec.firstSequence
                 try BatchRep.forEach(rec.ops, count: rec.count, what: file) { kind, k, v in
-                    if seq > manifest.flushedSequence { mem.add(seq: seq, kind: kind, key: k, value: v) }
+                    if seq > manifest.flushedSequence {
+                        if let run { run.add(seq: seq, kind: kind, key: k, value: v) } else { mem.add(seq: seq, kind: kind, key: k, value: v) }
+                    }
                     seq += 1
                 }
                 lastSeq = max(lastSeq, seq - 1)
@@ -69,7 +76,8 @@ struct LoadedState {
         if let upTo, lastSeq < upTo {
             throw ShaleError.corruption("\(store.location): the state needs writes up to sequence \(upTo) but the WAL ends at \(lastSeq)")
         }
-        return LoadedState(manifest: manifest, version: version, tableCache: cache, mem: mem,
+        run?.seal()
+        return LoadedState(manifest: manifest, version: version, tableCache: cache, mem: mem, run: run,
                            lastSequence: upTo.map { min($0, lastSeq) } ?? lastSeq, segments: segments,
                            replayedRecords: replayed)
     }

@@ -57,11 +57,14 @@ public final class Version: @unchecked Sendable {
 public final class ReadView: @unchecked Sendable {
     let mem: MemTable
     let imms: [MemTable]
+    /// WAL writes loaded read-only (readers), older than the memtables, newer than the tables.
+    let runs: [SortedRun]
     let version: Version
 
-    init(mem: MemTable, imms: [MemTable], version: Version) {
+    init(mem: MemTable, imms: [MemTable], runs: [SortedRun] = [], version: Version) {
         self.mem = mem
         self.imms = imms
+        self.runs = runs
         self.version = version
     }
 }
