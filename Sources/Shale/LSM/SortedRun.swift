@@ -3,6 +3,10 @@
 /// inserting into a skip list entry by entry, whose every hop misses the cache.
 public final class SortedRun: @unchecked Sendable {
     struct Entry {
+        /// The first 16 key bytes as numbers (see MemTable.prefix): most comparisons while
+        /// sorting end here, without touching the key in the mapped segment.
+        let p1: UInt64
+        let p2: UInt64
         let key: UnsafeRawPointer   // user key
         let keyCount: Int
         let trailer: UInt64
@@ -24,11 +28,14 @@ public final class SortedRun: @unchecked Sendable {
     func retain(_ region: ByteRegion) { regions.append(region) }
 
     func add(seq: UInt64, kind: EntryKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        entries.append(Entry(key: key.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, keyCount: key.count,
+        let (p1, p2) = MemTable.prefix(key)
+        entries.append(Entry(p1: p1, p2: p2, key: key.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, keyCount: key.count,
                              trailer: InternalKey.trailer(seq, kind), value: value.baseAddress, valueCount: value.count))
     }
 
     static func less(_ a: Entry, _ b: Entry) -> Bool {
+        if a.p1 != b.p1 { return a.p1 < b.p1 }
+        if a.p2 != b.p2 { return a.p2 < b.p2 }
         let c = compareBytes(a.userKey, b.userKey)
         return c != 0 ? c < 0 : a.trailer > b.trailer
     }
