@@ -105,22 +105,27 @@ extension CheckpointAdmin {
         }
         if lifetimeMs < 0 { throw ShaleError.invalid("checkpoint lifetime \(lifetimeMs) ms is negative") }
         let store = try openStore(location)
-        // The sequence is measured first: whatever later manifest the entry lands in, its tables
-        // plus its WAL from the replay position hold every write up to that sequence.
-        let seen = try latest(store)
-        let state = try LoadedState.load(store: store, manifest: seen, tolerateTornTail: true, memtableBytes: 1 << 20,
-                                         readOnly: true)
-        let walTo = max(state.segments.last ?? 0, seen.walReplayFrom)
-        let now = wallClockMs()
-        var entry = CheckpointEntry(id: CheckpointId.random(), name: name, manifestId: 0, sequence: state.lastSequence,
-                                    createTimeMs: now, expireTimeMs: lifetimeMs > 0 ? now + lifetimeMs : 0,
-                                    walFrom: 0, walTo: walTo, formatVersion: Manifest.formatVersion)
-        try edit(store) { m in
-            entry.manifestId = m.id + 1
-            entry.walFrom = m.walReplayFrom
-            entry.walTo = max(walTo, m.walReplayFrom)
-            m.checkpoints.append(entry)
+        let manifests = ManifestStore(store: store)
+        for attempt in 0..<200 {
+            // The entry pins the version after `seen`, which has `seen`'s tree exactly (the
+            // put-if-absent fails if anyone published in between): its tables hold only writes
+            // older than its WAL range, and the sequence is the last write in that range now.
+            let seen = try latest(store)
+            let state = try LoadedState.load(store: store, manifest: seen, tolerateTornTail: true, memtableBytes: 1 << 20,
+                                             readOnly: true)
+            let now = wallClockMs()
+            let entry = CheckpointEntry(id: CheckpointId.random(), name: name, manifestId: seen.id + 1,
+                                        sequence: state.lastSequence, createTimeMs: now,
+                                        expireTimeMs: lifetimeMs > 0 ? now + lifetimeMs : 0,
+                                        walFrom: seen.walReplayFrom, walTo: max(state.segments.last ?? 0, seen.walReplayFrom),
+                                        formatVersion: Manifest.formatVersion)
+            var next = seen
+            next.id = seen.id + 1
+            next.createTimeMs = now
+            next.checkpoints.append(entry)
+            if try manifests.tryWrite(next) { return entry }
+            if attempt > 3 { sleepMs(min(attempt, 20)) }
         }
-        return entry
+        throw ShaleError.busy("\(store.location): the manifest keeps changing; try again")
     }
 }

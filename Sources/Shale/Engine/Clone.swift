@@ -19,6 +19,7 @@ extension CheckpointAdmin {
             throw ShaleError.invalid("clone destination \(destination) is inside the source \(source)")
         }
         let reader = try Reader.open(source, checkpointId: checkpointId)
+        if let c = reader.checkpoint { try checkPinnedTables(reader.view.version.manifest, upTo: c, location: source) }
         let current = try latest(src)
         let epoch = current.writerEpoch + 1
         let tree = reader.view.version

@@ -152,6 +152,11 @@ extension DB {
     func installManifest(_ change: (inout Manifest) -> Void, apply: () -> Void) throws {
         manifestLock.lock()
         defer { manifestLock.unlock() }
+        try installManifestLocked(change, apply: apply)
+    }
+
+    /// `installManifest` for a caller that holds `manifestLock`.
+    func installManifestLocked(_ change: (inout Manifest) -> Void, apply: () -> Void) throws {
         var base = mutex.withLock { manifest }
         while true {
             var next = base
@@ -189,7 +194,9 @@ extension DB {
     /// the low-water mark, unreferenced tables, old manifest versions. Pins are read from the
     /// newest manifest on storage too, since other processes edit checkpoints.
     func deleteObsoleteFiles() throws {
-        let local = mutex.withLock { manifest }
+        var (local, pending) = mutex.withLock { (manifest, pendingCheckpoints) }
+        // Checkpoints not yet written pin as much as written ones.
+        local.checkpoints += pending
         let remote = try manifests.loadLatest()
         let pins = try Pins.compute(current: [local] + (remote.map { [$0] } ?? []), manifests: manifests)
         for id in try DB.walSegmentIds(store) where id < pins.walLowWater {

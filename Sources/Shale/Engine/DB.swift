@@ -42,6 +42,7 @@ public final class DB: @unchecked Sendable {
     var bgBusy = false
     /// Checkpoints created without waiting, to be written by the background thread.
     var pendingCheckpoints: [CheckpointEntry] = []
+    var lastCheckpointTimeMs: Int64 = 0
     /// Serializes this process's manifest writers (background work, checkpoint creation).
     let manifestLock = Lock()
     var bgError: ShaleError?

@@ -40,6 +40,7 @@ extension CheckpointAdmin {
             // The restored state, with its WAL writes turned into tables so the new version
             // needs no WAL at all.
             let pinned = try manifests.load(target.manifestId)
+            try checkPinnedTables(pinned, upTo: target, location: location)
             let state = try LoadedState.load(store: store, manifest: pinned, upTo: target.sequence, lastSegment: target.walTo,
                                              tolerateTornTail: true, memtableBytes: 1 << 20, readOnly: true)
 
@@ -75,6 +76,14 @@ extension CheckpointAdmin {
             // old state); start again from the newest version.
         }
         throw ShaleError.busy("\(location): the manifest keeps changing; try the restore again")
+    }
+
+    /// Restore and clone take a checkpoint's tables whole, so none may hold a later write
+    /// (checkpoint creation guarantees it; this says so loudly if it ever stops being true).
+    static func checkPinnedTables(_ pinned: Manifest, upTo c: CheckpointEntry, location: String) throws {
+        if let t = pinned.allTables.first(where: { $0.maxSequence > c.sequence }) {
+            throw ShaleError.internalError("\(location): checkpoint \(c.idText) pins \(t.path) with writes after its sequence \(c.sequence)")
+        }
     }
 
     /// Writes the WAL writes of a loaded view (its memtable and sorted runs) as tables (ids
