@@ -22,6 +22,9 @@ public final class TableReader: @unchecked Sendable {
     let bytes: UnsafeRawBufferPointer
     let filter: UnsafeRawBufferPointer
     let blocks: ContiguousArray<Handle>
+    /// The first 16 user-key bytes of each index key (see MemTable.prefix), side by side: the
+    /// block search compares these and touches the mapped index only on a tie.
+    let indexPrefixes: ContiguousArray<UInt64>
     /// Bit i set once block i's crc has been checked.
     private let verified: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
     private let verifiedWords: Int
@@ -65,6 +68,15 @@ public final class TableReader: @unchecked Sendable {
         self.properties = props
         self.filter = filter
         self.blocks = blocks
+        var prefixes = ContiguousArray<UInt64>()
+        prefixes.reserveCapacity(blocks.count * 2)
+        for h in blocks {
+            let ik = UnsafeRawBufferPointer(rebasing: b[h.keyStart..<(h.keyStart + h.keyCount)])
+            let (p1, p2) = MemTable.prefix(InternalKey.userKey(ik))
+            prefixes.append(p1)
+            prefixes.append(p2)
+        }
+        self.indexPrefixes = prefixes
         verifiedWords = max(1, (blocks.count + 63) / 64)
         verified = .allocate(capacity: verifiedWords)
         verified.initialize(repeating: UnsafeAtomic<UInt64>.Storage(0), count: verifiedWords)
@@ -211,11 +223,24 @@ public final class TableReader: @unchecked Sendable {
 
     /// The first block whose last key is >= `target`, or nil when every key is smaller.
     func findBlock(_ target: UnsafeRawBufferPointer) -> Int? {
+        let (t1, t2) = MemTable.prefix(InternalKey.userKey(target))
         var lo = 0
         var hi = blocks.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if InternalKey.compare(indexKey(mid), target) < 0 { lo = mid + 1 } else { hi = mid }
+        indexPrefixes.withUnsafeBufferPointer { px in
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                let p1 = px[2 * mid]
+                let p2 = px[2 * mid + 1]
+                let less: Bool
+                if p1 != t1 {
+                    less = p1 < t1
+                } else if p2 != t2 {
+                    less = p2 < t2
+                } else {
+                    less = InternalKey.compare(indexKey(mid), target) < 0
+                }
+                if less { lo = mid + 1 } else { hi = mid }
+            }
         }
         return lo < blocks.count ? lo : nil
     }
