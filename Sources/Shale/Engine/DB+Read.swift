@@ -82,7 +82,7 @@ extension DB {
         try checkOpen()
         let seq = snapshot?.sequence ?? visibleSequence.load(ordering: .acquiring)
         let v = snapshot?.view ?? currentView()
-        return try DBIterator(view: v, sequence: seq, start: start, end: end, owner: self)
+        return try DBIterator(view: v, sequence: seq, start: start, end: end)
     }
 }
 

@@ -268,7 +268,6 @@ public final class WriteBatch: @unchecked Sendable {
 
     public var count: Int { lock.withLock { rep.count } }
     public var byteCount: Int { lock.withLock { rep.bytes.count } }
-    public var largestValue: Int { lock.withLock { largest } }
 
     static func check(key: UnsafeRawBufferPointer) throws {
         if key.count == 0 { throw ShaleError.invalid("key is empty") }

@@ -63,7 +63,7 @@ public final class Reader: @unchecked Sendable {
 
     public func scan(start: [UInt8]? = nil, end: [UInt8]? = nil) throws -> DBIterator {
         try checkOpen()
-        return try DBIterator(view: view, sequence: sequence, start: start, end: end, owner: nil)
+        return try DBIterator(view: view, sequence: sequence, start: start, end: end)
     }
 
     public func close() { closedFlag.withLock { closed = true } }
