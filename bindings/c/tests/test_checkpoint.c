@@ -11,79 +11,11 @@
 #define _DEFAULT_SOURCE
 #define _XOPEN_SOURCE 700
 
-#include <shale.h>
+#define HARNESS_FILE "test_checkpoint.c"
+#define HARNESS_TMP_PREFIX "shale-test-cp"
+#include "harness.h"
 
-#include <errno.h>
-#include <ftw.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-/* ---- Tiny test framework ------------------------------------------------------------------ */
-
-struct counters {
-    long passed;
-    long failed;
-};
-static struct counters *counts; /* shared with forked children */
-static char tmp_root[1024];
-static const char *current_group = "";
-static char sentinel_byte;
-#define SENT ((void *)&sentinel_byte)
-
-static void record(int ok) {
-    __atomic_fetch_add(ok ? &counts->passed : &counts->failed, 1, __ATOMIC_SEQ_CST);
-}
-
-static int check_at(int ok, int line, const char *fmt, ...) {
-    record(ok);
-    if (!ok) {
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stdout, "FAIL [%s] test_checkpoint.c:%d: ", current_group, line);
-        vfprintf(stdout, fmt, ap);
-        fprintf(stdout, "\n");
-        fflush(stdout);
-        va_end(ap);
-    }
-    return ok;
-}
-
-#define CHECK(cond) check_at(!!(cond), __LINE__, "%s", #cond)
-#define CHECK_MSG(cond, ...) check_at(!!(cond), __LINE__, __VA_ARGS__)
-
-static int check_rc_at(int got, int want, int line, const char *expr) {
-    const char *msg = shale_errmsg();
-    return check_at(got == want, line, "%s -> %s (%d), want %s; errmsg \"%s\"", expr,
-                    shale_status_name(got), got, shale_status_name(want), msg ? msg : "(NULL)");
-}
-#define CHECK_RC(expr, want) check_rc_at((expr), (want), __LINE__, #expr)
-
-/* INVALID_ARGUMENT with a non-empty message. */
-#define CHECK_INVALID(expr)                                                                  \
-    do {                                                                                     \
-        if (check_rc_at((expr), SHALE_INVALID_ARGUMENT, __LINE__, #expr)) {                  \
-            const char *m_ = shale_errmsg();                                                 \
-            check_at(m_ != NULL && m_[0] != '\0', __LINE__, "%s: expected a message", #expr); \
-        }                                                                                    \
-    } while (0)
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int64_t unix_ms(void) {
     struct timeval tv;
@@ -97,24 +29,7 @@ static void sleep_ms(long ms) {
     }
 }
 
-static void path_for(char *out, size_t cap, const char *name) {
-    snprintf(out, cap, "%s/%s", tmp_root, name);
-}
-
-static shale_db *open_at(const char *location, int line) {
-    shale_db *db = NULL;
-    int rc = shale_open(location, NULL, &db);
-    check_at(rc == SHALE_OK && db != NULL, line, "shale_open(%s) -> %s: %s", location,
-             shale_status_name(rc), shale_errmsg());
-    return rc == SHALE_OK ? db : NULL;
-}
-#define OPEN(loc) open_at((loc), __LINE__)
-
-static int put_s(shale_db *db, const char *k, const char *v) {
-    return shale_put(db, k, strlen(k), v, strlen(v));
-}
-
-static size_t slen0(const char *s) { return s ? strlen(s) : 0; }
+#define OPEN(loc) open_at((loc), NULL, __LINE__)
 
 /* exp == NULL means "expect NOT_FOUND". Frees the value. */
 static void check_value_at(int line, const char *what, int rc, void *val, size_t vlen,
@@ -686,11 +601,7 @@ static void test_no_database(void) {
 
 /* ---- Runner ------------------------------------------------------------------------------- */
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-    unsigned timeout_s;
-} groups[] = {
+static const struct test_group groups[] = {
     {"null_arguments", test_null_arguments, 60},
     {"info_fields", test_info_fields, 60},
     {"readers", test_readers, 120},
@@ -699,74 +610,6 @@ static const struct {
     {"no_database", test_no_database, 60},
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static int selected(int argc, char **argv, const char *name) {
-    if (argc < 2) return 1;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], name) == 0) return 1;
-    return 0;
-}
-
 int main(int argc, char **argv) {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    counts = mmap(NULL, sizeof *counts, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (counts == MAP_FAILED) {
-        perror("mmap");
-        return 2;
-    }
-    const char *base = getenv("TMPDIR");
-    snprintf(tmp_root, sizeof tmp_root, "%s/shale-test-cp-XXXXXX", base && *base ? base : "/tmp");
-    if (mkdtemp(tmp_root) == NULL) {
-        perror("mkdtemp");
-        return 2;
-    }
-    const char *nf = getenv("SHALE_TEST_NOFORK");
-    int nofork = nf != NULL && nf[0] != '\0' && strcmp(nf, "0") != 0;
-
-    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
-        if (!selected(argc, argv, groups[g].name)) continue;
-        long p0 = counts->passed, f0 = counts->failed;
-        current_group = groups[g].name;
-        double t0 = now_s();
-        if (nofork) {
-            groups[g].fn();
-        } else {
-            fflush(stdout);
-            fflush(stderr);
-            pid_t pid = fork();
-            if (pid < 0) {
-                perror("fork");
-                record(0);
-                continue;
-            }
-            if (pid == 0) {
-                alarm(groups[g].timeout_s);
-                groups[g].fn();
-                fflush(stdout);
-                fflush(stderr);
-                _exit(0);
-            }
-            int st = 0;
-            while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-            }
-            if (WIFSIGNALED(st)) {
-                int sig = WTERMSIG(st);
-                CHECK_MSG(0, "group crashed with signal %d (%s)%s", sig, strsignal(sig),
-                          sig == SIGALRM ? " — timed out" : "");
-            } else if (WEXITSTATUS(st) != 0) {
-                CHECK_MSG(0, "group exited with status %d", WEXITSTATUS(st));
-            }
-        }
-        printf("%-26s %4ld passed, %ld failed (%.2fs)\n", groups[g].name, counts->passed - p0,
-               counts->failed - f0, now_s() - t0);
-    }
-
-    nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    printf("%ld passed, %ld failed\n", counts->passed, counts->failed);
-    return counts->failed == 0 ? 0 : 1;
+    return harness_main(argc, argv, groups, sizeof groups / sizeof groups[0]);
 }
