@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Optional, Union
+from ctypes import byref, c_size_t, c_void_p
+from types import TracebackType
+from typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union
 
-from .errors import ClosedError, InvalidArgumentError
+from ._lib import take_buffer
+from .errors import NOT_FOUND, OK, ClosedError, InvalidArgumentError, raise_status
+
+_H = TypeVar("_H", bound="GuardedHandle")
 
 #: A database location: a directory path (str, bytes or os.PathLike), "file:///dir" or
 #: "memory://name".
@@ -49,6 +54,42 @@ def as_bytes(data: Any, what: str) -> bytes:
 
 def as_optional_bytes(data: Any, what: str) -> Optional[bytes]:
     return None if data is None else as_bytes(data, what)
+
+
+def scan_bounds(start: Any, end: Any) -> Tuple[Optional[bytes], int, Optional[bytes], int]:
+    """The (start, start length, end, end length) arguments of a C scan; None is an open
+    bound."""
+    start = as_optional_bytes(start, "start")
+    end = as_optional_bytes(end, "end")
+    return start, 0 if start is None else len(start), end, 0 if end is None else len(end)
+
+
+def get_value(call: Callable[..., int], fn: Any, key: Any, default: object) -> object:
+    """Runs a get-like C call, `call(fn, key, klen, &val, &vlen)`, returning OK or
+    NOT_FOUND: the value on OK (the C buffer freed), default on NOT_FOUND."""
+    key = as_bytes(key, "key")
+    val, vlen = c_void_p(), c_size_t()
+    if call(fn, key, len(key), byref(val), byref(vlen)) == OK:
+        return take_buffer(val, vlen.value)
+    return default
+
+
+class KeyLookup:
+    """`handle[key]` and `key in handle` for classes with `get(key, default=None)`."""
+
+    __slots__ = ()
+
+    def get(self, key: bytes, default: object = None) -> object:
+        raise NotImplementedError
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value  # type: ignore[return-value]
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(as_bytes(key, "key")) is not None
 
 
 class Guard:
@@ -133,3 +174,69 @@ class Ref:
                 ptr, self._ptr = self._ptr, None
         if ptr is not None:
             self._free(ptr)
+
+
+class GuardedHandle:
+    """Plumbing shared by the handles guarded by a `Guard` (DB, Reader): subclasses set
+    `_ptr`, `_guard` and `_location` and define `close()`.
+
+    A failure's message is read at once, before any other Shale call on this thread (a
+    garbage-collected iterator freed in between would be one) can replace it.
+    """
+
+    __slots__ = ()
+
+    _ptr: Optional[int]
+    _guard: Guard
+    _location: str
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _call_raw(self, fn: Any, *args: Any) -> int:
+        """Calls fn(*args) while holding the handle open. Returns OK or NOT_FOUND; raises
+        the matching exception for any other status."""
+        self._guard.enter()
+        try:
+            status: int = fn(*args)
+            if status != OK and status != NOT_FOUND:
+                raise_status(status)
+            return status
+        finally:
+            self._guard.exit()
+
+    def _call(self, fn: Any, *args: Any) -> int:
+        """`_call_raw(fn, handle, *args)`."""
+        return self._call_raw(fn, self._ptr, *args)
+
+    def _check_open(self) -> None:
+        """Raises ClosedError if the handle is closed."""
+        self._guard.enter()
+        self._guard.exit()
+
+    @property
+    def closed(self) -> bool:
+        return self._guard.closed
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def __enter__(self: _H) -> _H:
+        self._check_open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if self._ptr is not None:
+                self.close()
+        except Exception:  # errors cannot be reported from here; interpreter shutdown
+            pass

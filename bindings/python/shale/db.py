@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-from ctypes import byref, c_size_t, c_void_p
-from types import TracebackType
-from typing import Any, Dict, List, Optional, Type, TypeVar, Union, overload
+from ctypes import byref, c_void_p
+from typing import Any, Dict, List, Optional, TypeVar, Union, overload
 
-from ._handle import Guard, PathLike, as_bytes, location_bytes
-from ._lib import lib, take_buffer, take_string
+from ._handle import (
+    Guard,
+    GuardedHandle,
+    KeyLookup,
+    PathLike,
+    as_bytes,
+    get_value,
+    location_bytes,
+)
+from ._lib import lib, take_string
 from .batch import Batch
 from .checkpoint import Checkpoint, Lifetime, checkpoints, create
-from .errors import NOT_FOUND, OK, ClosedError, check, raise_status
+from .errors import NOT_FOUND, OK, check, raise_status
 from .iterator import ScanIterator
 from .snapshot import Snapshot
 
@@ -31,7 +38,7 @@ def _option_text(key: str, value: OptionValue) -> str:
     raise TypeError(f"option {key!r} must be str, bool or int, not {type(value).__name__}")
 
 
-class DB:
+class DB(GuardedHandle, KeyLookup):
     """An open Shale database. Make one with `shale.open()`.
 
     Keys and values are bytes. The handle may be shared by threads. Closing it (explicitly,
@@ -64,31 +71,8 @@ class DB:
 
     # -- plumbing shared with Snapshot, ScanIterator, Batch and future modules ----------------
 
-    # A failure's message is read at once, before any other Shale call on this thread (a
-    # garbage-collected iterator freed in between would be one) can replace it.
-
-    def _call_raw(self, fn: Any, *args: Any) -> int:
-        """Calls fn(*args) while holding the handle open. Returns OK or NOT_FOUND; raises
-        the matching exception for any other status."""
-        self._guard.enter()
-        try:
-            status: int = fn(*args)
-            if status != OK and status != NOT_FOUND:
-                raise_status(status)
-            return status
-        finally:
-            self._guard.exit()
-
-    def _call(self, fn: Any, *args: Any) -> int:
-        """`_call_raw(fn, db, *args)`."""
-        self._guard.enter()
-        try:
-            status: int = fn(self._ptr, *args)
-            if status != OK and status != NOT_FOUND:
-                raise_status(status)
-            return status
-        finally:
-            self._guard.exit()
+    # `_call_raw(fn, *args)` and `_call(fn, *args)` (= `_call_raw(fn, db, *args)`) come from
+    # GuardedHandle.
 
     def _check(self, fn: Any, *args: Any) -> None:
         """Calls fn(db, *args) and raises on any status other than OK (NOT_FOUND included)."""
@@ -115,18 +99,7 @@ class DB:
 
     def get(self, key: bytes, default: object = None) -> object:
         """The value of key, or default when absent."""
-        key = as_bytes(key, "key")
-        val, vlen = c_void_p(), c_size_t()
-        status = self._call(lib.shale_get, key, len(key), byref(val), byref(vlen))
-        if status == OK:
-            return take_buffer(val, vlen.value)
-        return default
-
-    def __getitem__(self, key: bytes) -> bytes:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
+        return get_value(self._call, lib.shale_get, key, default)
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self.put(key, value)
@@ -135,17 +108,13 @@ class DB:
         # Deleting an absent key is not an error in Shale, and checking first would race.
         self.delete(key)
 
-    def __contains__(self, key: object) -> bool:
-        return self.get(as_bytes(key, "key")) is not None
-
     def scan(self, start: Optional[bytes] = None, end: Optional[bytes] = None) -> ScanIterator:
         """Iterates (key, value) over [start, end) in byte order; None is an open bound."""
         return ScanIterator(self, None, start, end)
 
     def batch(self) -> Batch:
         """A batch written atomically when its `with` block ends cleanly."""
-        self._guard.enter()  # ClosedError now rather than at the end of the block
-        self._guard.exit()
+        self._check_open()  # ClosedError now rather than at the end of the block
         return Batch(self)
 
     def write(self, batch: Batch) -> None:
@@ -181,8 +150,7 @@ class DB:
 
     def checkpoints(self) -> List[Checkpoint]:
         """The checkpoints of this database, in creation order (`shale.checkpoints()`)."""
-        self._guard.enter()  # ClosedError for a closed handle, like every other method
-        self._guard.exit()
+        self._check_open()  # ClosedError for a closed handle, like every other method
         return checkpoints(self._location)
 
     def stats(self) -> Dict[str, Any]:
@@ -205,34 +173,6 @@ class DB:
         ptr, self._ptr = self._ptr, None
         if ptr is not None:
             check(lib.shale_close(ptr))
-
-    @property
-    def closed(self) -> bool:
-        return self._guard.closed
-
-    @property
-    def location(self) -> str:
-        return self._location
-
-    def __enter__(self) -> "DB":
-        if self._guard.closed:
-            raise ClosedError("database is closed")
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            if self._ptr is not None:
-                self.close()
-        except Exception:  # errors cannot be reported from here; interpreter shutdown
-            pass
 
     def __repr__(self) -> str:
         return f"<shale.DB {self._location!r} {'closed' if self.closed else 'open'}>"

@@ -7,7 +7,7 @@ from ctypes import byref, c_size_t, c_void_p
 from types import TracebackType
 from typing import TYPE_CHECKING, Iterator, Optional, Tuple, Type
 
-from ._handle import as_optional_bytes
+from ._handle import scan_bounds
 from ._lib import copy_bytes, lib
 from .errors import OK, raise_status
 
@@ -34,20 +34,11 @@ class ScanIterator(Iterator[Tuple[bytes, bytes]]):
         self._snapshot: Optional["Snapshot"] = None
         self._lock = threading.Lock()
         self._db = db
-        start = as_optional_bytes(start, "start")
-        end = as_optional_bytes(end, "end")
+        bounds = scan_bounds(start, end)
         snap_ptr = snapshot._ref.pin() if snapshot is not None else None
         out = c_void_p()
         try:
-            status = db._call(
-                lib.shale_scan,
-                snap_ptr,
-                start,
-                0 if start is None else len(start),
-                end,
-                0 if end is None else len(end),
-                byref(out),
-            )
+            status = db._call(lib.shale_scan, snap_ptr, *bounds, byref(out))
             if status != OK:
                 raise_status(status)  # NOT_FOUND: not expected from a scan
         except BaseException:

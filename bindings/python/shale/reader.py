@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import os
 import threading
-from ctypes import byref, c_size_t, c_void_p
-from types import TracebackType
-from typing import Any, Optional, Type, TypeVar, Union, overload
+from ctypes import byref, c_void_p
+from typing import Any, Optional, TypeVar, Union, overload
 
-from ._handle import Guard, PathLike, as_bytes, as_optional_bytes, location_bytes
-from ._lib import lib, take_buffer
+from ._handle import (
+    Guard,
+    GuardedHandle,
+    KeyLookup,
+    PathLike,
+    get_value,
+    location_bytes,
+    scan_bounds,
+)
+from ._lib import lib
 from .checkpoint import CheckpointRef, check_checkpoint_call, checkpoint_id_bytes
-from .errors import NOT_FOUND, OK, ClosedError, raise_status
+from .errors import OK, raise_status
 from .iterator import ScanIterator
 
 _T = TypeVar("_T")
 
 
-class Reader:
+class Reader(GuardedHandle, KeyLookup):
     """`shale.Reader(path, checkpoint=None)`: reads exactly the checkpoint's data (an id or a
     `Checkpoint`), or with None the latest durable state of the database at open time.
 
@@ -43,30 +50,7 @@ class Reader:
             raise RuntimeError("shale_reader_open returned OK and NULL")
         self._ptr = out.value
 
-    # -- the same plumbing as DB's, used by ScanIterator -----------------------------------
-
-    def _call_raw(self, fn: Any, *args: Any) -> int:
-        """Calls fn(*args) while holding the reader open. Returns OK or NOT_FOUND; raises
-        the matching exception for any other status."""
-        self._guard.enter()
-        try:
-            status: int = fn(*args)
-            if status != OK and status != NOT_FOUND:
-                raise_status(status)
-            return status
-        finally:
-            self._guard.exit()
-
-    def _call(self, fn: Any, *args: Any) -> int:
-        """`_call_raw(fn, reader, *args)`."""
-        self._guard.enter()
-        try:
-            status: int = fn(self._ptr, *args)
-            if status != OK and status != NOT_FOUND:
-                raise_status(status)
-            return status
-        finally:
-            self._guard.exit()
+    # `_call_raw` and `_call`, used by ScanIterator, are DB's (from GuardedHandle).
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -77,21 +61,7 @@ class Reader:
 
     def get(self, key: bytes, default: object = None) -> object:
         """The value of key, or default when absent."""
-        key = as_bytes(key, "key")
-        val, vlen = c_void_p(), c_size_t()
-        status = self._call(lib.shale_reader_get, key, len(key), byref(val), byref(vlen))
-        if status == OK:
-            return take_buffer(val, vlen.value)
-        return default
-
-    def __getitem__(self, key: bytes) -> bytes:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return self.get(as_bytes(key, "key")) is not None
+        return get_value(self._call, lib.shale_reader_get, key, default)
 
     def scan(self, start: Optional[bytes] = None, end: Optional[bytes] = None) -> ScanIterator:
         """Iterates (key, value) over [start, end) in byte order; None is an open bound."""
@@ -110,37 +80,9 @@ class Reader:
                 raise_status(status)
 
     @property
-    def closed(self) -> bool:
-        return self._guard.closed
-
-    @property
-    def location(self) -> str:
-        return self._location
-
-    @property
     def checkpoint_id(self) -> Optional[str]:
         """The id of the checkpoint read, or None for the latest durable state."""
         return self._checkpoint_id
-
-    def __enter__(self) -> "Reader":
-        if self._guard.closed:
-            raise ClosedError("reader is closed")
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            if self._ptr is not None:
-                self.close()
-        except Exception:  # errors cannot be reported from here; interpreter shutdown
-            pass
 
     def __repr__(self) -> str:
         at = self._checkpoint_id or "latest"
@@ -162,17 +104,9 @@ class _ReaderIterator(ScanIterator):
         self._snapshot = None
         self._lock = threading.Lock()
         self._db = reader  # type: ignore[assignment]
-        start = as_optional_bytes(start, "start")
-        end = as_optional_bytes(end, "end")
+        bounds = scan_bounds(start, end)
         out = c_void_p()
-        status = reader._call(
-            lib.shale_reader_scan,
-            start,
-            0 if start is None else len(start),
-            end,
-            0 if end is None else len(end),
-            byref(out),
-        )
+        status = reader._call(lib.shale_reader_scan, *bounds, byref(out))
         if status != OK:
             raise_status(status)  # NOT_FOUND: not expected from a scan
         self._ptr = out.value

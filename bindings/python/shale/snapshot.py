@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from ctypes import byref, c_size_t, c_void_p
+from ctypes import byref, c_void_p
 from types import TracebackType
-from typing import TYPE_CHECKING, Optional, Type, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Optional, Type, TypeVar, Union, overload
 
-from ._handle import Ref, as_bytes
-from ._lib import lib, take_buffer
-from .errors import OK
+from ._handle import KeyLookup, Ref, get_value
+from ._lib import lib
 from .iterator import ScanIterator
 
 if TYPE_CHECKING:
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
-class Snapshot:
+class Snapshot(KeyLookup):
     """Reads through a snapshot ignore writes made after it was taken.
 
     Use it as a context manager or call `release()`; it is also released when garbage
@@ -41,27 +40,15 @@ class Snapshot:
 
     def get(self, key: bytes, default: object = None) -> object:
         """The value of key at the snapshot, or default when absent."""
-        key = as_bytes(key, "key")
-        val, vlen = c_void_p(), c_size_t()
+        return get_value(self._call_pinned, lib.shale_snapshot_get, key, default)
+
+    def _call_pinned(self, fn: Any, *args: Any) -> int:
+        """`db._call_raw(fn, snapshot, *args)` with the snapshot pinned."""
         ptr = self._ref.pin()
         try:
-            status = self._db._call_raw(
-                lib.shale_snapshot_get, ptr, key, len(key), byref(val), byref(vlen)
-            )
+            return self._db._call_raw(fn, ptr, *args)
         finally:
             self._ref.unpin()
-        if status == OK:
-            return take_buffer(val, vlen.value)
-        return default
-
-    def __getitem__(self, key: bytes) -> bytes:
-        value = self.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key: bytes) -> bool:
-        return self.get(key) is not None
 
     def scan(self, start: Optional[bytes] = None, end: Optional[bytes] = None) -> ScanIterator:
         """Iterates (key, value) in [start, end) at the snapshot; None is an open bound."""
