@@ -296,6 +296,44 @@ final class TableFormatTests: XCTestCase {
         XCTAssertNotNil(try get(nf, Array("present-5".utf8)))
     }
 
+    /// Filters in the classic layout (probes over the whole bit array) still read correctly,
+    /// and the blocked layout keeps its false-positive rate near the classic one.
+    func testClassicAndBlockedBloomLayouts() throws {
+        let keys = (0..<5_000).map { Array("key-\($0)".utf8) }
+        let hashes = keys.map { k in k.withUnsafeBytes { Hash64.hash($0) } }
+        // The classic layout, built as it is specified in docs/format-table.md.
+        let k = BloomFilter.probes(bitsPerKey: 10)
+        var classic = [UInt8](repeating: 0, count: 1 + (keys.count * 10 + 7) / 8)
+        classic[0] = UInt8(k)
+        let bits = UInt64((classic.count - 1) * 8)
+        for h in hashes {
+            var x = h
+            let delta = (h >> 33) | (h << 31) | 1
+            for _ in 0..<k {
+                let bit = Int(x.multipliedFullWidth(by: bits).high)
+                classic[1 + (bit >> 3)] |= UInt8(1 << (bit & 7))
+                x = x &+ delta
+            }
+        }
+        let blocked = BloomFilter.build(hashes: hashes, bitsPerKey: 10)
+        XCTAssertEqual(blocked[0], BloomFilter.blockedFlag | UInt8(k))
+        XCTAssertEqual((blocked.count - 1) % BloomFilter.blockBytes, 0)
+        for filter in [classic, blocked] {
+            try filter.withUnsafeBytes { f in
+                try BloomFilter.validate(f)
+                for h in hashes { XCTAssertTrue(BloomFilter.mayContain(f, hash: h)) }
+                var fp = 0
+                for i in 0..<20_000 {
+                    let h = Array("other-\(i)".utf8).withUnsafeBytes { Hash64.hash($0) }
+                    if BloomFilter.mayContain(f, hash: h) { fp += 1 }
+                }
+                XCTAssertLessThan(Double(fp) / 20_000, 0.03, "layout \(filter[0]): \(fp) false positives")
+            }
+        }
+        // A blocked filter whose bit array is not whole blocks is malformed.
+        XCTAssertThrowsError(try Array(blocked.dropLast()).withUnsafeBytes { try BloomFilter.validate($0) })
+    }
+
     func testBuilderRejectsBadInput() throws {
         let b = TableBuilder(options: TableOptions())
         let k = ik(Array("b".utf8), 5)

@@ -72,29 +72,35 @@ enum Hash64 {
 }
 
 /// A whole-table bloom filter over user keys, so a point lookup that misses a table costs no
-/// index or block access. Probes use double hashing (h1 + i*h2) from one 64-bit hash.
+/// index or block access.
 ///
-/// Encoding: probe count u8 | bit array (its length in bytes times 8 is the bit count).
-/// An empty encoding means "no filter": everything may be present.
+/// Two layouts, told apart by the first byte:
+/// - classic (`probes`, 1...30): probes use double hashing (h1 + i*h2) over the whole bit array;
+/// - blocked (`0x80 | probes`): the hash picks one 64-byte block and every probe lands in it,
+///   so a lookup touches one cache line instead of `probes` scattered ones. Written by default.
+///
+/// Encoding: layout/probe byte u8 | bit array. An empty encoding means "no filter".
 enum BloomFilter {
+    static let blockBytes = 64
+    static let blockedFlag: UInt8 = 0x80
+
     /// Probe count that minimises false positives for a bits-per-key budget (≈ bits * ln 2).
     static func probes(bitsPerKey: Int) -> Int { min(30, max(1, Int(Double(bitsPerKey) * 0.69))) }
 
-    /// Builds a filter from key hashes (each user key hashed once, duplicates allowed).
+    /// Builds a blocked filter from key hashes (each user key hashed once, duplicates allowed).
     static func build(hashes: [UInt64], bitsPerKey: Int) -> [UInt8] {
         guard bitsPerKey > 0 else { return [] }
         let k = probes(bitsPerKey: bitsPerKey)
-        let bytes = max(8, (hashes.count * bitsPerKey + 7) / 8)
-        var out = [UInt8](repeating: 0, count: 1 + bytes)
-        out[0] = UInt8(k)
-        let bits = UInt64(bytes * 8)
+        let blocks = max(1, (hashes.count * bitsPerKey + blockBytes * 8 - 1) / (blockBytes * 8))
+        var out = [UInt8](repeating: 0, count: 1 + blocks * blockBytes)
+        out[0] = blockedFlag | UInt8(k)
         out.withUnsafeMutableBytes { buf in
             for h in hashes {
-                var x = h
-                let delta = (h >> 33) | (h << 31) | 1
+                let base = 1 + blockOf(h, blocks) * blockBytes
+                var (x, delta) = inBlockProbes(h)
                 for _ in 0..<k {
-                    let bit = Int(x.multipliedFullWidth(by: bits).high)
-                    buf[1 + (bit >> 3)] |= UInt8(1 << (bit & 7))
+                    let bit = Int(x & UInt64(blockBytes * 8 - 1))
+                    buf[base + (bit >> 3)] |= UInt8(1 << (bit & 7))
                     x = x &+ delta
                 }
             }
@@ -102,10 +108,22 @@ enum BloomFilter {
         return out
     }
 
+    /// The block a hash selects: the high half of hash × block count.
+    @inline(__always)
+    static func blockOf(_ h: UInt64, _ blocks: Int) -> Int { Int(h.multipliedFullWidth(by: UInt64(blocks)).high) }
+
+    /// Start and step of the probes inside a block, from the hash bits the block choice used
+    /// least (the low half, rotated up).
+    @inline(__always)
+    static func inBlockProbes(_ h: UInt64) -> (UInt64, UInt64) { ((h << 32) | (h >> 32), (h >> 21) | 1) }
+
     /// Checks an encoded filter's shape; throws when it cannot be a filter.
     static func validate(_ filter: UnsafeRawBufferPointer) throws {
         if filter.isEmpty { return }
-        guard filter.count >= 2, filter[0] >= 1, filter[0] <= 30 else {
+        guard filter.count >= 2 else { throw ShaleError.corruption("malformed bloom filter") }
+        let k = filter[0] & ~blockedFlag
+        guard k >= 1, k <= 30 else { throw ShaleError.corruption("malformed bloom filter") }
+        if filter[0] & blockedFlag != 0 && (filter.count - 1) % blockBytes != 0 {
             throw ShaleError.corruption("malformed bloom filter")
         }
     }
@@ -114,7 +132,18 @@ enum BloomFilter {
     @inline(__always)
     static func mayContain(_ filter: UnsafeRawBufferPointer, hash h: UInt64) -> Bool {
         if filter.count < 2 { return true }
-        let k = Int(filter[0])
+        let head = filter[0]
+        let k = Int(head & ~blockedFlag)
+        if head & blockedFlag != 0 {
+            let base = 1 + blockOf(h, (filter.count - 1) / blockBytes) * blockBytes
+            var (x, delta) = inBlockProbes(h)
+            for _ in 0..<k {
+                let bit = Int(x & UInt64(blockBytes * 8 - 1))
+                if filter[base + (bit >> 3)] & UInt8(1 << (bit & 7)) == 0 { return false }
+                x = x &+ delta
+            }
+            return true
+        }
         let bits = UInt64((filter.count - 1) * 8)
         var x = h
         let delta = (h >> 33) | (h << 31) | 1
