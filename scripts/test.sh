@@ -9,7 +9,7 @@ failed=()
 
 echo "== Swift tests"
 swift build --build-tests
-swift test --skip-build || failed+=("swift")
+swift test --skip-build --disable-swift-testing || failed+=("swift")
 
 echo "== libshale.so and the header"
 swift build --product shale
@@ -26,8 +26,10 @@ echo "== CLI tests"
 swift build --product shale-cli
 SHALE_CLI=$PWD/.build/debug/shale-cli python3 -m pytest -q tests/cli || failed+=("cli")
 
+suites=5  # swift, header, c, python, cli
 if ((${#failed[@]})); then
     echo "FAILED: ${failed[*]}"
+    echo "suites: $((suites - ${#failed[@]})) passed, ${#failed[@]} failed"
     exit 1
 fi
-echo "all test suites passed"
+echo "suites: ${suites} passed, 0 failed"
