@@ -62,6 +62,8 @@ void shale_free(void *ptr);
    compression ("none" | "zstd" | "lz4", default "none"), bloom_bits_per_key (10),
    max_value_bytes (64 MiB), checkpoint_interval_ms (0 = off), wal_retention_ms (0),
    gc_interval_ms (60000), gc_min_age_ms (300000), l0_compaction_trigger (4).
+   checkpoint_interval_ms, wal_retention_ms, gc_interval_ms and gc_min_age_ms are validated
+   but not acted on yet (they belong to the garbage collector, which is still to come).
    Sizes accept a plain byte count or a KiB/MiB/GiB suffix ("64MiB").                       */
 typedef struct shale_options shale_options;
 /* A new set of options with every default. NULL only when out of memory. */
