@@ -125,8 +125,11 @@ extension DB {
         let groupLast = lastSequence
         let segment = wal!
         let memtable = mem
+        // The leader's reusable list (one leader at a time): no allocation per group.
         var group = [UnsafeMutablePointer<PendingWrite>]()
-        group.reserveCapacity(groupSize)
+        swap(&group, &groupScratch)
+        defer { swap(&group, &groupScratch) }
+        group.removeAll(keepingCapacity: true)
         for i in 0..<groupSize { group.append(queue[i]) }
         mutex.unlock()
 

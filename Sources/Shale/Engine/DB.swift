@@ -27,8 +27,9 @@ public final class DB: @unchecked Sendable {
     var lastSequence: UInt64
     var wal: WALSegmentWriter?
     var stickyError: ShaleError?
-    /// The commit leader's WAL encoding buffer (only the leader touches it).
+    /// The commit leader's WAL encoding buffer and group list (only the leader touches them).
     var walScratch = [UInt8]()
+    var groupScratch: [UnsafeMutablePointer<PendingWrite>] = []
     /// Set when the WAL has appends the interval syncer has not yet fsynced.
     let walDirty = ManagedAtomic<Bool>(false)
     var closing = false

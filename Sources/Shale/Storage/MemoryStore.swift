@@ -91,6 +91,7 @@ public final class MemoryStore: ObjectStore, @unchecked Sendable {
 
     public func sync() throws {}
 
+    /// Appends under the store's lock; returns the object's new size.
     fileprivate func append(_ o: Object, _ data: UnsafeRawBufferPointer) -> Int {
         lock.withLock {
             o.bytes.append(contentsOf: data)
@@ -107,15 +108,14 @@ final class MemoryAppendableFile: AppendableFile {
     init(store: MemoryStore, object: MemoryStore.Object) {
         self.store = store
         self.object = object
-        self.size = store.lockedCount(object)
+        self.size = store.count(of: object)
     }
 
-    func append(_ data: UnsafeRawBufferPointer) throws { size = store.appendBytes(object, data) }
+    func append(_ data: UnsafeRawBufferPointer) throws { size = store.append(object, data) }
     func sync() throws {}
     func close() throws {}
 }
 
 extension MemoryStore {
-    fileprivate func lockedCount(_ o: Object) -> Int { lock.withLock { o.bytes.count } }
-    fileprivate func appendBytes(_ o: Object, _ d: UnsafeRawBufferPointer) -> Int { append(o, d) }
+    fileprivate func count(of o: Object) -> Int { lock.withLock { o.bytes.count } }
 }
